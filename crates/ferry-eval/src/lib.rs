@@ -1,0 +1,280 @@
+//! Fast, exact batch evaluation of ferry IR models over Arrow record batches.
+//!
+//! ```text
+//! RecordBatch ──bind──► one f64 column per input ──rows in feature precision──►
+//!   compiled estimator ──► raw scores ──transform (score precision)──► Predictions
+//! ```
+//!
+//! Work is split into chunks of rows evaluated in parallel with rayon; results do not
+//! depend on the number of threads. No I/O happens here.
+
+mod bind;
+mod error;
+mod float;
+mod output;
+mod transform;
+mod trees;
+
+use std::borrow::Cow;
+
+use arrow_array::RecordBatch;
+use ferry_ir::{Estimator, Linear, Model, Precision, Task};
+use rayon::prelude::*;
+
+pub use error::EvalError;
+pub use output::{label_type, to_record_batch};
+
+use crate::float::Float;
+use crate::trees::Compiled;
+
+/// Rows handed to one parallel task.
+const CHUNK: usize = 4096;
+
+/// A model prepared for evaluation. Build once, evaluate many batches, from any thread.
+pub struct Evaluator {
+    model: Model,
+    binder: bind::Binder,
+    engine: Box<dyn Engine>,
+    averaging: Option<trees::Averaging>,
+}
+
+/// Raw scores and transformed outputs of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    pub n_rows: usize,
+    /// Untransformed scores, `n_rows × n_outputs`, row-major.
+    pub raw: Vec<f64>,
+    pub n_outputs: usize,
+    /// Regression: the prediction per row. Classification: the class probabilities,
+    /// `n_rows × n_classes`, row-major.
+    pub values: Vec<f64>,
+    /// Classification: index of the predicted class per row.
+    pub labels: Option<Vec<u32>>,
+}
+
+/// The estimator-specific part: computes raw scores for a range of rows.
+trait Engine: Send + Sync {
+    /// Raw scores of rows `start..start + out.len() / n_outputs`, as float64.
+    fn raw(&self, columns: &[Cow<'_, [f64]>], start: usize, out: &mut [f64]);
+    /// For averaged ensembles: how raw scores become the transform's input.
+    fn averaging(&self) -> Option<trees::Averaging> {
+        None
+    }
+}
+
+struct TreeEngine<T: Float, S: Float> {
+    compiled: Compiled<T, S>,
+    n_outputs: usize,
+    tiny_as_zero: Option<f64>,
+}
+
+impl<T: Float, S: Float> Engine for TreeEngine<T, S> {
+    fn raw(&self, columns: &[Cow<'_, [f64]>], start: usize, out: &mut [f64]) {
+        let n_rows = out.len() / self.n_outputs;
+        let n_features = columns.len();
+        // Row-major copy in the feature precision: each tree reads a row's features
+        // together, and the rounding to float32 happens once per value.
+        let mut rows = vec![T::from_f64(0.0); n_rows * n_features];
+        for (j, column) in columns.iter().enumerate() {
+            let column = &column[start..start + n_rows];
+            for (r, x) in column.iter().enumerate() {
+                let x = match self.tiny_as_zero {
+                    Some(band) if x.abs() <= band => 0.0,
+                    _ => *x,
+                };
+                rows[r * n_features + j] = T::from_f64(x);
+            }
+        }
+        let mut scores = vec![S::from_f64(0.0); out.len()];
+        self.compiled.raw_scores(&rows, n_features, &mut scores);
+        for (o, s) in out.iter_mut().zip(scores) {
+            *o = s.to_f64();
+        }
+    }
+
+    fn averaging(&self) -> Option<trees::Averaging> {
+        self.compiled.averaging()
+    }
+}
+
+struct LinearEngine<S: Float> {
+    coefficients: Vec<Vec<S>>,
+    intercepts: Vec<S>,
+}
+
+impl<S: Float> Engine for LinearEngine<S> {
+    fn raw(&self, columns: &[Cow<'_, [f64]>], start: usize, out: &mut [f64]) {
+        let n = self.intercepts.len();
+        for (r, scores) in out.chunks_mut(n).enumerate() {
+            for (k, score) in scores.iter_mut().enumerate() {
+                let mut sum = self.intercepts[k];
+                for (j, column) in columns.iter().enumerate() {
+                    sum = sum + self.coefficients[k][j] * S::from_f64(column[start + r]);
+                }
+                *score = sum.to_f64();
+            }
+        }
+    }
+}
+
+fn linear_engine<S: Float>(linear: &Linear) -> Box<dyn Engine> {
+    Box::new(LinearEngine::<S> {
+        coefficients: linear
+            .coefficients
+            .iter()
+            .map(|row| row.iter().map(|c| S::from_f64(*c)).collect())
+            .collect(),
+        intercepts: linear.intercepts.iter().map(|c| S::from_f64(*c)).collect(),
+    })
+}
+
+impl Evaluator {
+    /// Prepares `model` for evaluation. The model must be valid (importers validate).
+    pub fn new(model: &Model) -> Result<Evaluator, EvalError> {
+        model
+            .validate()
+            .map_err(|e| EvalError::Model(e.to_string()))?;
+        let engine: Box<dyn Engine> = match &model.estimator {
+            Estimator::Trees(ensemble) => {
+                let n_outputs = ensemble.n_outputs;
+                let tiny_as_zero = ensemble.tiny_as_zero;
+                macro_rules! trees {
+                    ($t:ty, $s:ty) => {
+                        Box::new(TreeEngine::<$t, $s> {
+                            compiled: Compiled::new(ensemble),
+                            n_outputs,
+                            tiny_as_zero,
+                        })
+                    };
+                }
+                match (ensemble.feature_precision, ensemble.score_precision) {
+                    (Precision::F32, Precision::F32) => trees!(f32, f32),
+                    (Precision::F32, Precision::F64) => trees!(f32, f64),
+                    (Precision::F64, Precision::F32) => trees!(f64, f32),
+                    (Precision::F64, Precision::F64) => trees!(f64, f64),
+                }
+            }
+            Estimator::Linear(linear) => match linear.score_precision {
+                Precision::F32 => linear_engine::<f32>(linear),
+                Precision::F64 => linear_engine::<f64>(linear),
+            },
+        };
+        Ok(Evaluator {
+            averaging: engine.averaging(),
+            binder: bind::Binder::new(model),
+            model: model.clone(),
+            engine,
+        })
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Evaluates every row of `batch`. Columns are matched to inputs by name; extra
+    /// columns are ignored.
+    pub fn predict(&self, batch: &RecordBatch) -> Result<Predictions, EvalError> {
+        let columns = self.binder.bind(&self.model, batch)?;
+        let n_rows = batch.num_rows();
+        let n_outputs = self.model.estimator.n_outputs();
+        let n_values = match &self.model.task {
+            Task::Regression => 1,
+            Task::Classification { classes } => classes.len(),
+        };
+        let classification = matches!(self.model.task, Task::Classification { .. });
+        let mut raw = vec![0.0; n_rows * n_outputs];
+        let mut values = vec![0.0; n_rows * n_values];
+        let mut labels = vec![0u32; n_rows];
+        let precision = self.model.estimator.score_precision();
+        let transform = self.model.transform;
+
+        raw.par_chunks_mut(CHUNK * n_outputs)
+            .zip(values.par_chunks_mut(CHUNK * n_values))
+            .zip(labels.par_chunks_mut(CHUNK))
+            .enumerate()
+            .for_each(|(chunk, ((raw, values), labels))| {
+                self.engine.raw(&columns, chunk * CHUNK, raw);
+                let mut mean = vec![
+                    0.0;
+                    if self.averaging.is_some() {
+                        n_outputs
+                    } else {
+                        0
+                    }
+                ];
+                for (r, (raw_row, out)) in raw
+                    .chunks(n_outputs)
+                    .zip(values.chunks_mut(n_values))
+                    .enumerate()
+                {
+                    match &self.averaging {
+                        None => finish_row(precision, transform, n_outputs, raw_row, out),
+                        Some(avg) => {
+                            average_row(precision, avg, raw_row, &mut mean);
+                            finish_row(precision, transform, n_outputs, &mean, out);
+                        }
+                    }
+                    if classification {
+                        labels[r] = argmax(out);
+                    }
+                }
+            });
+        Ok(Predictions {
+            n_rows,
+            raw,
+            n_outputs,
+            values,
+            labels: classification.then_some(labels),
+        })
+    }
+}
+
+/// Transforms one row; for a binary classifier with one score, the transformed score is
+/// the probability of the second class and the first is `1 - p` in the same precision.
+fn finish_row(
+    precision: Precision,
+    transform: ferry_ir::Transform,
+    n_outputs: usize,
+    raw: &[f64],
+    out: &mut [f64],
+) {
+    let binary_single = n_outputs == 1 && out.len() == 2;
+    let target = if binary_single {
+        &mut out[1..]
+    } else {
+        &mut *out
+    };
+    match precision {
+        Precision::F32 => transform::apply::<f32>(transform, raw, target),
+        Precision::F64 => transform::apply::<f64>(transform, raw, target),
+    }
+    if binary_single {
+        out[0] = match precision {
+            Precision::F32 => f64::from(1.0f32 - out[1] as f32),
+            Precision::F64 => 1.0 - out[1],
+        };
+    }
+}
+
+/// `sum / n_trees + base` in the score precision.
+fn average_row(precision: Precision, avg: &trees::Averaging, raw: &[f64], out: &mut [f64]) {
+    for (k, o) in out.iter_mut().enumerate() {
+        *o = match precision {
+            Precision::F32 => {
+                f64::from(raw[k] as f32 / avg.divisors[k] as f32 + avg.base[k] as f32)
+            }
+            Precision::F64 => raw[k] / avg.divisors[k] + avg.base[k],
+        };
+    }
+}
+
+/// Index of the first maximum, as numpy's `argmax` (NaN never wins).
+fn argmax(values: &[f64]) -> u32 {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate().skip(1) {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best as u32
+}

@@ -1,0 +1,73 @@
+//! Model importers: turn a model file into a validated [`ferry_ir::Model`].
+//!
+//! Each format is one module implementing [`Format`]: `sniff` recognises the bytes,
+//! `import` translates them. The format is always detected from content, never from the
+//! file name. Adding a format: a module with `impl Format`, and one line in [`formats`].
+//!
+//! Importers never execute anything from a file and reject what they cannot reproduce
+//! exactly, naming the field that is wrong.
+
+mod error;
+mod ir_json;
+mod json;
+mod lightgbm;
+mod xgboost;
+
+pub use error::ImportError;
+use ferry_ir::Model;
+
+/// Options that change how a model file is read.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Use every tree even if the file records a best iteration from early stopping.
+    /// By default ferry predicts with the trees up to the best iteration, as the
+    /// scikit-learn wrappers and R `predict` do.
+    pub all_trees: bool,
+}
+
+/// A model file format.
+pub trait Format: Sync {
+    /// Short name used in messages and `ferry inspect`, e.g. `xgboost-json`.
+    fn name(&self) -> &'static str;
+    /// Whether `bytes` look like this format. Cheap; looks at the first bytes only.
+    fn sniff(&self, bytes: &[u8]) -> bool;
+    /// Translates the file into a validated model.
+    fn import(&self, bytes: &[u8], options: &ImportOptions) -> Result<Model, ImportError>;
+}
+
+/// Every known format, in sniffing order.
+pub fn formats() -> &'static [&'static dyn Format] {
+    &[
+        &ir_json::IrJson,
+        &xgboost::XgboostJson,
+        &xgboost::XgboostUbjson,
+        &lightgbm::LightgbmText,
+    ]
+}
+
+/// Detects the format of `bytes` and imports the model.
+pub fn import(bytes: &[u8], options: &ImportOptions) -> Result<Model, ImportError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ImportError::Empty);
+    }
+    let format = formats()
+        .iter()
+        .find(|f| f.sniff(bytes))
+        .ok_or(ImportError::UnknownFormat)?;
+    let model = format.import(bytes, options)?;
+    model.validate().map_err(|e| ImportError::Invalid {
+        format: format.name(),
+        source: e,
+    })?;
+    Ok(model)
+}
+
+/// Skips leading ASCII whitespace and a UTF-8 byte order mark.
+fn trim_start(bytes: &[u8]) -> &[u8] {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    &bytes[start..]
+}

@@ -1,0 +1,618 @@
+//! XGBoost models saved with `save_model("m.json")` (JSON) or `save_model("m.ubj")`
+//! (UBJSON). Both decode to the same document, translated here.
+//!
+//! XGBoost arithmetic recorded in the IR: features are rounded to float32, splits are
+//! `x < threshold` on float32 values, a missing value follows `default_left`, leaf values
+//! are float32 and summed in float32 starting from the base margin, and the objective's
+//! transform runs in float32.
+
+mod ubjson;
+
+use ferry_ir::{
+    Aggregation, Cmp, DType, Direction, Estimator, Input, Missing, Model, Node as IrNode,
+    Precision, Source, Split, Task, Test, Transform, Tree, TreeEnsemble, IR_VERSION,
+};
+use serde_json::Value;
+
+use crate::json::Node;
+use crate::{trim_start, Format, ImportError, ImportOptions};
+
+pub(crate) struct XgboostJson;
+pub(crate) struct XgboostUbjson;
+
+impl Format for XgboostJson {
+    fn name(&self) -> &'static str {
+        "xgboost-json"
+    }
+
+    fn sniff(&self, bytes: &[u8]) -> bool {
+        let head = trim_start(&bytes[..bytes.len().min(4096)]);
+        head.starts_with(b"{") && trim_start(&head[1..]).starts_with(b"\"")
+    }
+
+    fn import(&self, bytes: &[u8], options: &ImportOptions) -> Result<Model, ImportError> {
+        let doc: Value = serde_json::from_slice(bytes).map_err(|e| ImportError::Parse {
+            format: self.name(),
+            message: format!("invalid JSON: {e}"),
+        })?;
+        translate(self.name(), &doc, options)
+    }
+}
+
+impl Format for XgboostUbjson {
+    fn name(&self) -> &'static str {
+        "xgboost-ubjson"
+    }
+
+    fn sniff(&self, bytes: &[u8]) -> bool {
+        // A UBJSON object starts with `{` followed by the length marker of its first key.
+        bytes.first() == Some(&b'{')
+            && matches!(bytes.get(1), Some(b'i' | b'U' | b'I' | b'l' | b'L'))
+    }
+
+    fn import(&self, bytes: &[u8], options: &ImportOptions) -> Result<Model, ImportError> {
+        let doc = ubjson::parse(bytes).map_err(|message| ImportError::Parse {
+            format: self.name(),
+            message: format!("invalid UBJSON: {message}"),
+        })?;
+        translate(self.name(), &doc, options)
+    }
+}
+
+/// How an objective maps to the IR.
+struct Objective {
+    task: TaskKind,
+    transform: Transform,
+    /// Converts the stored `base_score` to margin space (`ProbToMargin`).
+    margin: fn(f32) -> f32,
+}
+
+enum TaskKind {
+    Regression,
+    Binary,
+    Multiclass,
+}
+
+fn identity(x: f32) -> f32 {
+    x
+}
+
+/// XGBoost's `ProbToMargin` for logistic objectives: clamp to [1e-6, 1 - 1e-6], then logit.
+fn logit(x: f32) -> f32 {
+    let x = x.clamp(1e-6, 1.0 - 1e-6);
+    -(1.0f32 / x - 1.0f32).ln()
+}
+
+fn log(x: f32) -> f32 {
+    x.ln()
+}
+
+fn objective(name: &str) -> Option<Objective> {
+    use TaskKind::*;
+    let o = |task, transform, margin| {
+        Some(Objective {
+            task,
+            transform,
+            margin,
+        })
+    };
+    let logistic = Transform::Logistic { scale: 1.0 };
+    match name {
+        "reg:squarederror"
+        | "reg:linear"
+        | "reg:squaredlogerror"
+        | "reg:absoluteerror"
+        | "reg:pseudohubererror"
+        | "reg:quantileerror"
+        | "rank:pairwise"
+        | "rank:ndcg"
+        | "rank:map" => o(Regression, Transform::Identity, identity),
+        "reg:logistic" => o(Regression, logistic, logit),
+        // Booster.predict returns the margin itself; ferry reports it as a score.
+        "binary:logitraw" => o(Regression, Transform::Identity, identity),
+        "binary:logistic" => o(Binary, logistic, logit),
+        "multi:softprob" | "multi:softmax" => o(Multiclass, Transform::Softmax, identity),
+        "count:poisson" | "reg:gamma" | "reg:tweedie" | "survival:cox" => {
+            o(Regression, Transform::Exp, log)
+        }
+        _ => None,
+    }
+}
+
+const SUPPORTED: &str = "reg:squarederror, reg:squaredlogerror, reg:absoluteerror, \
+    reg:pseudohubererror, reg:quantileerror, reg:logistic, binary:logistic, binary:logitraw, \
+    multi:softprob, multi:softmax, count:poisson, reg:gamma, reg:tweedie, survival:cox, rank:*";
+
+fn translate(
+    format: &'static str,
+    doc: &Value,
+    options: &ImportOptions,
+) -> Result<Model, ImportError> {
+    let root = Node::root(format, doc);
+    let learner = root.get("learner")?;
+    let params = learner.get("learner_model_param")?;
+
+    let objective_name = learner.get("objective")?.get("name")?.as_str()?.to_string();
+    let objective = objective(&objective_name).ok_or_else(|| ImportError::Unsupported {
+        format,
+        what: format!("objective `{objective_name}`"),
+        hint: format!(" (supported: {SUPPORTED})"),
+    })?;
+
+    let num_feature = params.get("num_feature")?.as_usize()?;
+    let num_class = match params.opt("num_class")? {
+        Some(n) => n.as_usize()?,
+        None => 0,
+    };
+    let num_target = match params.opt("num_target")? {
+        Some(n) => n.as_usize()?.max(1),
+        None => 1,
+    };
+    if num_target > 1 {
+        return Err(ImportError::Unsupported {
+            format,
+            what: format!("a multi-target model ({num_target} targets)"),
+            hint: String::new(),
+        });
+    }
+    let n_outputs = num_class.max(1);
+
+    let base_node = params.get("base_score")?;
+    let base_scores = parse_base_score(&base_node)?;
+    let base_score: Vec<f64> = match base_scores.len() {
+        1 => vec![f64::from((objective.margin)(base_scores[0])); n_outputs],
+        n if n == n_outputs => base_scores
+            .iter()
+            .map(|b| f64::from((objective.margin)(*b)))
+            .collect(),
+        n => {
+            return Err(base_node.error(format!(
+                "{n} base scores for a model with {n_outputs} outputs"
+            )))
+        }
+    };
+    if base_score.iter().any(|b| !b.is_finite()) {
+        return Err(base_node.error(format!(
+            "base score {base_scores:?} has no finite margin under `{objective_name}`"
+        )));
+    }
+
+    let mut inputs = read_inputs(&learner, num_feature)?;
+
+    let booster = learner.get("gradient_booster")?;
+    let booster_name = booster.get("name")?.as_str()?;
+    // DART: up to 3.2 `{name: dart, gbtree: {model}, weight_drop}`; 3.3 puts
+    // `weight_drop` beside `model`; 3.4 saves `name: gbtree` with it inside `model`.
+    let gbtree = match booster_name {
+        "gbtree" => booster.clone(),
+        "dart" => booster.get("gbtree")?,
+        other => {
+            return Err(ImportError::Unsupported {
+                format,
+                what: format!("booster `{other}`"),
+                hint: " (supported: gbtree, dart)".into(),
+            })
+        }
+    };
+    let model = gbtree.get("model")?;
+    let weight_drop = match (
+        model.opt("weight_drop")?,
+        gbtree.opt("weight_drop")?,
+        booster.opt("weight_drop")?,
+    ) {
+        (Some(w), _, _) | (None, Some(w), _) | (None, None, Some(w)) => {
+            let weights = w.f64_array()?;
+            (!weights.is_empty()).then_some((weights, w.path.clone()))
+        }
+        _ => None,
+    };
+    let tree_nodes = model.get("trees")?.items()?;
+    let tree_info = model.get("tree_info")?.i64_array()?;
+    if tree_info.len() != tree_nodes.len() {
+        return Err(model.get("tree_info")?.error(format!(
+            "{} entries for {} trees",
+            tree_info.len(),
+            tree_nodes.len()
+        )));
+    }
+    if let Some((weights, path)) = &weight_drop {
+        if weights.len() != tree_nodes.len() {
+            return Err(ImportError::Field {
+                format,
+                field: path.clone(),
+                message: format!("{} weights for {} trees", weights.len(), tree_nodes.len()),
+            });
+        }
+    }
+
+    let n_trees = if options.all_trees {
+        tree_nodes.len()
+    } else {
+        best_iteration_trees(&learner, &model, n_outputs, tree_nodes.len())?
+    };
+
+    let mut trees = Vec::with_capacity(n_trees);
+    for (index, node) in tree_nodes.iter().take(n_trees).enumerate() {
+        let output = usize::try_from(tree_info[index])
+            .ok()
+            .filter(|g| *g < n_outputs)
+            .ok_or_else(|| {
+                model.error(format!(
+                    "tree_info[{index}] = {} is not an output of this model ({n_outputs})",
+                    tree_info[index]
+                ))
+            })?;
+        let mut tree = read_tree(node, num_feature)?;
+        tree.output = output;
+        if let Some((weights, _)) = &weight_drop {
+            // DART scales each tree in float32, like its leaf values.
+            tree.weight = f64::from(weights[index] as f32);
+        }
+        trees.push(tree);
+    }
+
+    if let Some(cats) = model.opt("cats")? {
+        read_categories(&cats, &mut inputs)?;
+    }
+
+    let task = match objective.task {
+        TaskKind::Regression => Task::Regression,
+        TaskKind::Binary => Task::Classification {
+            classes: vec!["0".into(), "1".into()],
+        },
+        TaskKind::Multiclass => Task::Classification {
+            classes: (0..n_outputs).map(|c| c.to_string()).collect(),
+        },
+    };
+    if matches!(objective.task, TaskKind::Multiclass) && n_outputs < 2 {
+        return Err(params.error(format!("`{objective_name}` needs num_class >= 2")));
+    }
+
+    Ok(Model {
+        ir_version: IR_VERSION,
+        source: Source {
+            format: format.into(),
+            library: "xgboost".into(),
+            library_version: read_version(&root),
+            objective: Some(objective_name),
+        },
+        inputs,
+        estimator: Estimator::Trees(TreeEnsemble {
+            n_outputs,
+            base_score,
+            feature_precision: Precision::F32,
+            score_precision: Precision::F32,
+            aggregation: Aggregation::Sum,
+            tiny_as_zero: None,
+            trees,
+        }),
+        transform: objective.transform,
+        task,
+    })
+}
+
+/// `base_score` is `"5E-1"` in older files and `"[5E-1]"` (one per output) in XGBoost 3.
+/// Stored in the objective's output space; converted to a margin by the caller.
+fn parse_base_score(node: &Node) -> Result<Vec<f32>, ImportError> {
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<f32>()
+            .map_err(|_| node.error(format!("expected a number, found \"{s}\"")))
+    };
+    match node.value {
+        Value::String(s) => {
+            let s = s.trim();
+            if let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+                inner.split(',').map(parse).collect()
+            } else {
+                Ok(vec![parse(s)?])
+            }
+        }
+        Value::Array(_) => Ok(node.f64_array()?.into_iter().map(|x| x as f32).collect()),
+        _ => Ok(vec![node.as_f64()? as f32]),
+    }
+}
+
+fn read_version(root: &Node) -> Option<String> {
+    let version = root.opt("version").ok()??.i64_array().ok()?;
+    Some(
+        version
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join("."),
+    )
+}
+
+fn read_inputs(learner: &Node, num_feature: usize) -> Result<Vec<Input>, ImportError> {
+    let names = match learner.opt("feature_names")? {
+        Some(n) => n.string_array()?,
+        None => Vec::new(),
+    };
+    let types = match learner.opt("feature_types")? {
+        Some(t) => t.string_array()?,
+        None => Vec::new(),
+    };
+    if !names.is_empty() && names.len() != num_feature {
+        return Err(learner
+            .get("feature_names")?
+            .error(format!("{} names for {num_feature} features", names.len())));
+    }
+    if !types.is_empty() && types.len() != num_feature {
+        return Err(learner
+            .get("feature_types")?
+            .error(format!("{} types for {num_feature} features", types.len())));
+    }
+    Ok((0..num_feature)
+        .map(|i| {
+            let name = names.get(i).cloned().unwrap_or_else(|| format!("f{i}"));
+            let dtype = match types.get(i).map(String::as_str) {
+                Some("c") => DType::Categorical,
+                Some("int" | "i") => DType::Int64,
+                Some("float") => DType::Float32,
+                _ => DType::Float64,
+            };
+            Input {
+                name,
+                dtype,
+                nullable: true,
+                levels: None,
+            }
+        })
+        .collect())
+}
+
+/// Number of trees to use: all, or those up to `best_iteration` when early stopping
+/// recorded one.
+fn best_iteration_trees(
+    learner: &Node,
+    model: &Node,
+    n_outputs: usize,
+    n_trees: usize,
+) -> Result<usize, ImportError> {
+    let Some(attributes) = learner.opt("attributes")? else {
+        return Ok(n_trees);
+    };
+    let Some(best) = attributes.opt("best_iteration")? else {
+        return Ok(n_trees);
+    };
+    let best = best.as_usize()?;
+    // Trees per boosting round, from `iteration_indptr` when present (XGBoost >= 2),
+    // else from num_parallel_tree × outputs.
+    if let Some(indptr) = model.opt("iteration_indptr")? {
+        let indptr = indptr.i64_array()?;
+        if let Some(end) = indptr.get(best + 1) {
+            return usize::try_from(*end)
+                .ok()
+                .filter(|end| *end <= n_trees)
+                .ok_or_else(|| {
+                    model.error(format!(
+                        "iteration_indptr[{}] = {end} is out of range",
+                        best + 1
+                    ))
+                });
+        }
+        return Ok(n_trees);
+    }
+    let parallel = match model.opt("gbtree_model_param")? {
+        Some(p) => match p.opt("num_parallel_tree")? {
+            Some(n) => n.as_usize()?.max(1),
+            None => 1,
+        },
+        None => 1,
+    };
+    Ok(((best + 1) * parallel * n_outputs).min(n_trees))
+}
+
+fn read_tree(node: &Node, num_feature: usize) -> Result<Tree, ImportError> {
+    if let Some(param) = node.opt("tree_param")? {
+        if let Some(size) = param.opt("size_leaf_vector")? {
+            let size = size.as_usize()?;
+            if size > 1 {
+                return Err(ImportError::Unsupported {
+                    format: node.format,
+                    what: format!(
+                        "vector leaves (size_leaf_vector = {size}, multi_strategy=multi_output_tree)"
+                    ),
+                    hint: String::new(),
+                });
+            }
+        }
+    }
+    let left = node.get("left_children")?.i64_array()?;
+    let right = node.get("right_children")?.i64_array()?;
+    let feature = node.get("split_indices")?.i64_array()?;
+    let condition_node = node.get("split_conditions")?;
+    let condition = condition_node.f64_array()?;
+    let default_left = node.get("default_left")?.i64_array()?;
+    let split_type = match node.opt("split_type")? {
+        Some(t) => t.i64_array()?,
+        None => vec![0; left.len()],
+    };
+    let n = left.len();
+    for (key, len) in [
+        ("right_children", right.len()),
+        ("split_indices", feature.len()),
+        ("split_conditions", condition.len()),
+        ("default_left", default_left.len()),
+        ("split_type", split_type.len()),
+    ] {
+        if len != n {
+            return Err(node.error(format!(
+                "`{key}` has {len} entries but `left_children` has {n}"
+            )));
+        }
+    }
+    if n == 0 {
+        return Err(node.error("the tree has no nodes"));
+    }
+
+    // Categorical splits: the categories of node `categories_nodes[k]` are
+    // `categories[segments[k] .. segments[k] + sizes[k]]`; listed categories go right.
+    let mut categorical: std::collections::HashMap<usize, Vec<u32>> = Default::default();
+    if split_type.iter().any(|t| *t == 1) {
+        let cats = node.get("categories")?.i64_array()?;
+        let nodes = node.get("categories_nodes")?.i64_array()?;
+        let segments = node.get("categories_segments")?.i64_array()?;
+        let sizes = node.get("categories_sizes")?.i64_array()?;
+        if nodes.len() != segments.len() || nodes.len() != sizes.len() {
+            return Err(node.error(
+                "`categories_nodes`, `categories_segments` and `categories_sizes` differ in length",
+            ));
+        }
+        for k in 0..nodes.len() {
+            let (start, size) = (segments[k], sizes[k]);
+            let range = usize::try_from(start)
+                .ok()
+                .zip(usize::try_from(size).ok())
+                .and_then(|(s, z)| Some(s..s.checked_add(z)?))
+                .filter(|r| r.end <= cats.len())
+                .ok_or_else(|| {
+                    node.error(format!(
+                        "category segment {k} ({start}, {size}) is out of range"
+                    ))
+                })?;
+            let set = cats[range]
+                .iter()
+                .map(|c| {
+                    u32::try_from(*c).map_err(|_| node.error(format!("category {c} is negative")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            categorical.insert(nodes[k] as usize, set);
+        }
+    }
+
+    // Walk from the root so that deleted (pruned, unreachable) nodes are dropped. IR
+    // node ids are positions in the visiting order.
+    let mut new_id: Vec<Option<u32>> = vec![None; n];
+    let mut visit = Vec::with_capacity(n);
+    let mut stack = vec![0usize];
+    new_id[0] = Some(0);
+    while let Some(i) = stack.pop() {
+        new_id[i] = Some(visit.len() as u32);
+        visit.push(i);
+        if left[i] == -1 {
+            continue;
+        }
+        for (c, side) in [(right[i], "right"), (left[i], "left")] {
+            let c = usize::try_from(c).ok().filter(|c| *c < n).ok_or_else(|| {
+                node.error(format!(
+                    "node {i}: {side} child {c} is out of range ({n} nodes)"
+                ))
+            })?;
+            if new_id[c].is_some() {
+                return Err(
+                    node.error(format!("node {i}: child {c} is reached twice (not a tree)"))
+                );
+            }
+            new_id[c] = Some(u32::MAX);
+            stack.push(c);
+        }
+    }
+    let id = |c: i64| new_id[c as usize].unwrap_or(u32::MAX);
+
+    let mut nodes = Vec::with_capacity(visit.len());
+    for &i in &visit {
+        if left[i] == -1 {
+            // A leaf: XGBoost keeps its (float32) value in split_conditions.
+            nodes.push(IrNode::Leaf {
+                value: f64::from(condition[i] as f32),
+            });
+            continue;
+        }
+        let f = usize::try_from(feature[i])
+            .ok()
+            .filter(|f| *f < num_feature)
+            .ok_or_else(|| {
+                node.error(format!(
+                    "node {i}: split feature {} is out of range ({num_feature} features)",
+                    feature[i]
+                ))
+            })?;
+        let test = match split_type[i] {
+            0 => Test::Numeric {
+                cmp: Cmp::Lt,
+                threshold: f64::from(condition[i] as f32),
+            },
+            1 => Test::Categorical {
+                categories: categorical.remove(&i).ok_or_else(|| {
+                    node.error(format!("node {i} is categorical but has no categories"))
+                })?,
+                listed: Direction::Right,
+            },
+            other => return Err(node.error(format!("node {i}: unknown split_type {other}"))),
+        };
+        let missing = if default_left[i] != 0 {
+            Direction::Left
+        } else {
+            Direction::Right
+        };
+        nodes.push(IrNode::Split(Split {
+            feature: f,
+            test,
+            missing: Missing::To(missing),
+            left: id(left[i]),
+            right: id(right[i]),
+        }));
+    }
+    Ok(Tree {
+        output: 0,
+        weight: 1.0,
+        nodes,
+    })
+}
+
+/// XGBoost >= 3.1 stores the training categories of DataFrame inputs under
+/// `gradient_booster.model.cats.enc`: one entry per feature, empty for numeric ones,
+/// `{offsets, values}` (UTF-8 bytes) for strings or `{type, values}` for integers.
+/// A tree's category code is the position in that list.
+fn read_categories(cats: &Node, inputs: &mut [Input]) -> Result<(), ImportError> {
+    let Some(enc) = cats.opt("enc")? else {
+        return Ok(());
+    };
+    let entries = enc.items()?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if entries.len() != inputs.len() {
+        return Err(enc.error(format!(
+            "{} entries for {} features",
+            entries.len(),
+            inputs.len()
+        )));
+    }
+    for (entry, input) in entries.iter().zip(inputs.iter_mut()) {
+        let levels: Vec<String> = match entry.value {
+            Value::Object(map) if map.is_empty() => continue,
+            Value::Array(items) if items.is_empty() => continue,
+            Value::Object(_) => {
+                let values = entry.get("values")?;
+                if let Some(offsets) = entry.opt("offsets")? {
+                    let offsets = offsets.i64_array()?;
+                    let bytes: Vec<u8> = values.i64_array()?.into_iter().map(|b| b as u8).collect();
+                    offsets
+                        .windows(2)
+                        .map(|w| {
+                            let range = usize::try_from(w[0])
+                                .ok()
+                                .zip(usize::try_from(w[1]).ok())
+                                .filter(|(a, b)| a <= b && *b <= bytes.len())
+                                .ok_or_else(|| entry.error("category offsets are out of range"))?;
+                            String::from_utf8(bytes[range.0..range.1].to_vec())
+                                .map_err(|_| entry.error("a category name is not UTF-8"))
+                        })
+                        .collect::<Result<_, _>>()?
+                } else {
+                    values.i64_array()?.iter().map(i64::to_string).collect()
+                }
+            }
+            _ => return Err(entry.error("expected an object")),
+        };
+        if levels.is_empty() {
+            continue;
+        }
+        input.dtype = DType::Categorical;
+        input.levels = Some(levels);
+    }
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! The ferry model IR.
+//!
+//! A [`Model`] is what every ferry command works on: importers produce it, the evaluator,
+//! the SQL compiler and the explainer consume it. It is plain data with no I/O.
+//!
+//! The IR records the *arithmetic of the source library*, not just its structure:
+//! whether features are rounded to float32 before a split compares them, whether a split
+//! is `<` or `<=`, where a missing value goes, and in which precision leaf values are
+//! summed. Reproducing predictions exactly depends on all of them.
+//!
+//! Shape of a model:
+//!
+//! ```text
+//! inputs ──► estimator (trees | linear) ──► raw scores ──► transform ──► task outputs
+//!                                           (margins)      (sigmoid…)    (prediction | label + probabilities)
+//! ```
+//!
+//! Adding an estimator: a variant in [`Estimator`], its validation in `validate.rs`, and
+//! its evaluation in `ferry-eval`.
+
+mod error;
+#[cfg(feature = "serde")]
+mod float_serde;
+mod linear;
+mod model;
+mod tree;
+mod validate;
+
+pub use error::IrError;
+pub use linear::Linear;
+pub use model::{
+    output_columns, DType, Estimator, Input, Model, OutputColumn, OutputKind, Precision, Source,
+    Task, Transform, IR_VERSION,
+};
+pub use tree::{Aggregation, Cmp, Direction, Missing, Node, Split, Test, Tree, TreeEnsemble};
+
+/// The zero threshold LightGBM uses to decide that a value "is zero" (`kZeroThreshold`).
+pub const LIGHTGBM_ZERO_THRESHOLD: f64 = 1e-35_f32 as f64;

@@ -1,0 +1,277 @@
+use crate::{IrError, Linear, TreeEnsemble};
+
+/// Version of the IR JSON layout written by this crate. Bumped on incompatible change.
+pub const IR_VERSION: u32 = 1;
+
+/// A complete model: named inputs, one estimator producing raw scores, the transform from
+/// raw scores to outputs, and the task that names the outputs.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Model {
+    /// Always [`IR_VERSION`] when written by this crate.
+    pub ir_version: u32,
+    /// Where the model came from.
+    pub source: Source,
+    /// The columns a caller must supply, in the order the estimator indexes them.
+    pub inputs: Vec<Input>,
+    /// Computes the raw scores (margins) from the inputs.
+    pub estimator: Estimator,
+    /// Maps raw scores to predictions (for regression) or probabilities (for classification).
+    pub transform: Transform,
+    /// What the outputs mean.
+    pub task: Task,
+}
+
+/// Provenance of a model, shown by `ferry inspect`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Source {
+    /// The file format it was read from, e.g. `xgboost-json`, `lightgbm-text`.
+    pub format: String,
+    /// The training library, e.g. `xgboost`, `lightgbm`.
+    pub library: String,
+    /// The library version recorded in the file, when the file records one.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub library_version: Option<String>,
+    /// The training objective as the library names it, e.g. `binary:logistic`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub objective: Option<String>,
+}
+
+/// One input column.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Input {
+    pub name: String,
+    pub dtype: DType,
+    /// Whether a missing value (NULL, NaN, empty CSV cell) is meaningful to the model.
+    pub nullable: bool,
+    /// For categorical inputs: the category names, in code order (code `i` is `levels[i]`).
+    /// A value outside this list is treated as missing, as pandas does for unseen
+    /// categories. `None` means the input carries integer codes directly.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub levels: Option<Vec<String>>,
+}
+
+/// The logical type of an input column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum DType {
+    Float64,
+    Float32,
+    Int64,
+    Bool,
+    /// A category, given as a level name (string) or as an integer code.
+    Categorical,
+}
+
+impl DType {
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Float64 => "float64",
+            DType::Float32 => "float32",
+            DType::Int64 => "int64",
+            DType::Bool => "bool",
+            DType::Categorical => "categorical",
+        }
+    }
+}
+
+/// Floating-point precision of a step of the computation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Precision {
+    F32,
+    F64,
+}
+
+/// Computes raw scores from the inputs.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Estimator {
+    Trees(TreeEnsemble),
+    Linear(Linear),
+}
+
+impl Estimator {
+    /// Number of raw scores per row.
+    pub fn n_outputs(&self) -> usize {
+        match self {
+            Estimator::Trees(t) => t.n_outputs,
+            Estimator::Linear(l) => l.intercepts.len(),
+        }
+    }
+
+    /// Precision in which raw scores are accumulated and transformed.
+    pub fn score_precision(&self) -> Precision {
+        match self {
+            Estimator::Trees(t) => t.score_precision,
+            Estimator::Linear(l) => l.score_precision,
+        }
+    }
+
+    /// Short human description, e.g. `300 trees` or `linear`.
+    pub fn summary(&self) -> String {
+        match self {
+            Estimator::Trees(t) => {
+                let nodes: usize = t.trees.iter().map(|tree| tree.nodes.len()).sum();
+                let depth = t.trees.iter().map(Tree::depth).max().unwrap_or(0);
+                format!(
+                    "tree ensemble: {} trees, {} nodes, max depth {}, {} output(s)",
+                    t.trees.len(),
+                    nodes,
+                    depth,
+                    t.n_outputs
+                )
+            }
+            Estimator::Linear(l) => format!("linear: {} output(s)", l.intercepts.len()),
+        }
+    }
+}
+
+use crate::Tree;
+
+/// Maps the raw scores of one row to outputs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "kind"))]
+pub enum Transform {
+    /// Scores are the outputs.
+    Identity,
+    /// `1 / (1 + exp(-scale * x))` applied to each score.
+    Logistic { scale: f64 },
+    /// `exp(x - max) / sum(exp(x - max))` over the scores of a row.
+    Softmax,
+    /// `exp(x)` applied to each score (log link: Poisson, Gamma, Tweedie).
+    Exp,
+}
+
+impl Transform {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Transform::Identity => "identity",
+            Transform::Logistic { .. } => "logistic",
+            Transform::Softmax => "softmax",
+            Transform::Exp => "exp",
+        }
+    }
+}
+
+/// What a model predicts, which decides its output columns.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "kind"))]
+pub enum Task {
+    /// One number per row: the transformed score.
+    Regression,
+    /// A label and one probability per class. With one raw score and two classes the
+    /// transformed score is the probability of the second class; otherwise there is one
+    /// score per class and the transformed scores are the probabilities.
+    /// The label is the first class with the highest probability.
+    Classification { classes: Vec<String> },
+}
+
+/// Which value an output column carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    Prediction,
+    Label,
+    /// Probability of the class with this index.
+    Probability(usize),
+    /// Untransformed score with this index.
+    Raw(usize),
+}
+
+/// A prediction column, as written by `ferry predict`, `ferry sql` and the HTTP APIs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputColumn {
+    pub name: String,
+    pub kind: OutputKind,
+}
+
+/// The prediction columns of a model (without kept columns), in contract order:
+/// `prediction` for regression; `label`, `proba_<class>`… for classification; then with
+/// `raw`, `raw` (one score) or `raw_<class>` / `raw_<i>`.
+pub fn output_columns(model: &Model, raw: bool) -> Vec<OutputColumn> {
+    let mut columns = Vec::new();
+    match &model.task {
+        Task::Regression => columns.push(OutputColumn {
+            name: "prediction".into(),
+            kind: OutputKind::Prediction,
+        }),
+        Task::Classification { classes } => {
+            columns.push(OutputColumn {
+                name: "label".into(),
+                kind: OutputKind::Label,
+            });
+            for (i, class) in classes.iter().enumerate() {
+                columns.push(OutputColumn {
+                    name: format!("proba_{class}"),
+                    kind: OutputKind::Probability(i),
+                });
+            }
+        }
+    }
+    if raw {
+        let n = model.estimator.n_outputs();
+        for i in 0..n {
+            let name = match (&model.task, n) {
+                (_, 1) => "raw".to_string(),
+                (Task::Classification { classes }, n) if n == classes.len() => {
+                    format!("raw_{}", classes[i])
+                }
+                _ => format!("raw_{i}"),
+            };
+            columns.push(OutputColumn {
+                name,
+                kind: OutputKind::Raw(i),
+            });
+        }
+    }
+    columns
+}
+
+impl Model {
+    /// Checks every invariant the evaluator and the SQL compiler rely on.
+    pub fn validate(&self) -> Result<(), IrError> {
+        crate::validate::validate(self)
+    }
+
+    /// Index of the input called `name`.
+    pub fn input_index(&self, name: &str) -> Option<usize> {
+        self.inputs.iter().position(|i| i.name == name)
+    }
+
+    /// Reads a model from ferry IR JSON and validates it.
+    #[cfg(feature = "serde")]
+    pub fn from_json(bytes: &[u8]) -> Result<Model, IrError> {
+        let model: Model =
+            serde_json::from_slice(bytes).map_err(|e| IrError::Json(e.to_string()))?;
+        if model.ir_version > IR_VERSION {
+            return Err(IrError::Version {
+                found: model.ir_version,
+                supported: IR_VERSION,
+            });
+        }
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// Writes the model as pretty ferry IR JSON.
+    #[cfg(feature = "serde")]
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("IR serialisation cannot fail")
+    }
+}

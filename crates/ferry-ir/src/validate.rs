@@ -1,0 +1,214 @@
+use std::collections::HashSet;
+
+use crate::{Estimator, IrError, Linear, Model, Node, Task, Test, Transform, TreeEnsemble};
+
+pub(crate) fn validate(model: &Model) -> Result<(), IrError> {
+    if model.inputs.is_empty() {
+        return Err(IrError::NoInputs);
+    }
+    let mut names = HashSet::new();
+    for (index, input) in model.inputs.iter().enumerate() {
+        if !names.insert(input.name.as_str()) {
+            return Err(IrError::DuplicateInput {
+                index,
+                name: input.name.clone(),
+            });
+        }
+        if let Some(levels) = &input.levels {
+            if input.dtype != crate::DType::Categorical {
+                return Err(IrError::Invalid(format!(
+                    "input `{}` has levels but is not categorical",
+                    input.name
+                )));
+            }
+            let unique: HashSet<_> = levels.iter().collect();
+            if unique.len() != levels.len() {
+                return Err(IrError::Invalid(format!(
+                    "input `{}` lists a level twice",
+                    input.name
+                )));
+            }
+        }
+    }
+    let n_inputs = model.inputs.len();
+    match &model.estimator {
+        Estimator::Trees(ensemble) => validate_trees(ensemble, n_inputs)?,
+        Estimator::Linear(linear) => validate_linear(linear, n_inputs)?,
+    }
+    validate_outputs(model)
+}
+
+fn validate_outputs(model: &Model) -> Result<(), IrError> {
+    let n = model.estimator.n_outputs();
+    if n == 0 {
+        return Err(IrError::Invalid("the estimator has no outputs".into()));
+    }
+    if let Transform::Logistic { scale } = model.transform {
+        if !scale.is_finite() {
+            return Err(IrError::Invalid(format!(
+                "logistic scale must be finite, found {scale}"
+            )));
+        }
+    }
+    if model.transform == Transform::Softmax && n < 2 {
+        return Err(IrError::Invalid(
+            "softmax needs at least two raw scores".into(),
+        ));
+    }
+    match &model.task {
+        Task::Regression => {
+            if n != 1 {
+                return Err(IrError::Invalid(format!(
+                    "a regression model must have one raw score, found {n}"
+                )));
+            }
+        }
+        Task::Classification { classes } => {
+            if classes.len() < 2 {
+                return Err(IrError::Invalid(format!(
+                    "a classifier needs at least two classes, found {}",
+                    classes.len()
+                )));
+            }
+            let unique: HashSet<_> = classes.iter().collect();
+            if unique.len() != classes.len() {
+                return Err(IrError::Invalid("a class is listed twice".into()));
+            }
+            let binary_single = n == 1 && classes.len() == 2;
+            if !binary_single && n != classes.len() {
+                return Err(IrError::Invalid(format!(
+                    "{} classes need {} raw scores (or 1 for two classes), found {n}",
+                    classes.len(),
+                    classes.len()
+                )));
+            }
+            if binary_single && model.transform == Transform::Softmax {
+                return Err(IrError::Invalid(
+                    "a binary classifier with one raw score cannot use softmax".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_trees(ensemble: &TreeEnsemble, n_inputs: usize) -> Result<(), IrError> {
+    if ensemble.n_outputs == 0 {
+        return Err(IrError::Invalid(
+            "a tree ensemble needs n_outputs >= 1".into(),
+        ));
+    }
+    if ensemble.base_score.len() != ensemble.n_outputs {
+        return Err(IrError::Invalid(format!(
+            "base_score has {} values for {} outputs",
+            ensemble.base_score.len(),
+            ensemble.n_outputs
+        )));
+    }
+    if let Some(bad) = ensemble.base_score.iter().find(|x| !x.is_finite()) {
+        return Err(IrError::Invalid(format!("base_score {bad} is not finite")));
+    }
+    for (t, tree) in ensemble.trees.iter().enumerate() {
+        let err = |node: usize, message: String| IrError::Tree {
+            tree: t,
+            node,
+            message,
+        };
+        if tree.output >= ensemble.n_outputs {
+            return Err(err(
+                0,
+                format!(
+                    "adds to output {} but the ensemble has {}",
+                    tree.output, ensemble.n_outputs
+                ),
+            ));
+        }
+        if !tree.weight.is_finite() {
+            return Err(err(0, format!("weight {} is not finite", tree.weight)));
+        }
+        if tree.nodes.is_empty() {
+            return Err(err(0, "the tree has no nodes".into()));
+        }
+        // Every node must be reached exactly once from the root: no cycles, no sharing,
+        // no orphans. Evaluation and SQL emission both rely on a proper tree.
+        let mut seen = vec![false; tree.nodes.len()];
+        let mut stack = vec![0usize];
+        seen[0] = true;
+        while let Some(at) = stack.pop() {
+            match &tree.nodes[at] {
+                Node::Leaf { value } => {
+                    if !value.is_finite() {
+                        return Err(err(at, format!("leaf value {value} is not finite")));
+                    }
+                }
+                Node::Split(split) => {
+                    if split.feature >= n_inputs {
+                        return Err(err(
+                            at,
+                            format!(
+                                "splits on feature {} but the model has {n_inputs} inputs",
+                                split.feature
+                            ),
+                        ));
+                    }
+                    if let Test::Numeric { threshold, .. } = split.test {
+                        if threshold.is_nan() {
+                            return Err(err(at, "threshold is NaN".into()));
+                        }
+                    }
+                    for child in [split.left, split.right] {
+                        let child = child as usize;
+                        if child >= tree.nodes.len() {
+                            return Err(err(
+                                at,
+                                format!(
+                                    "child {child} is out of range ({} nodes)",
+                                    tree.nodes.len()
+                                ),
+                            ));
+                        }
+                        if std::mem::replace(&mut seen[child], true) {
+                            return Err(err(
+                                at,
+                                format!("child {child} is reached twice (not a tree)"),
+                            ));
+                        }
+                        stack.push(child);
+                    }
+                }
+            }
+        }
+        if let Some(orphan) = seen.iter().position(|s| !s) {
+            return Err(err(orphan, "node is not reachable from the root".into()));
+        }
+    }
+    Ok(())
+}
+
+fn validate_linear(linear: &Linear, n_inputs: usize) -> Result<(), IrError> {
+    if linear.coefficients.len() != linear.intercepts.len() {
+        return Err(IrError::Invalid(format!(
+            "{} coefficient rows for {} intercepts",
+            linear.coefficients.len(),
+            linear.intercepts.len()
+        )));
+    }
+    for (k, row) in linear.coefficients.iter().enumerate() {
+        if row.len() != n_inputs {
+            return Err(IrError::Invalid(format!(
+                "coefficient row {k} has {} values for {n_inputs} inputs",
+                row.len()
+            )));
+        }
+        if row
+            .iter()
+            .chain([&linear.intercepts[k]])
+            .any(|x| !x.is_finite())
+        {
+            return Err(IrError::Invalid(format!(
+                "coefficient row {k} has a non-finite value"
+            )));
+        }
+    }
+    Ok(())
+}

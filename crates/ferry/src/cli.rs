@@ -1,0 +1,79 @@
+//! The command line: clap types only. Doc comments become `--help`.
+
+use clap::{Args, Parser, Subcommand};
+
+/// ferry takes a trained model to production: exact batch predictions today; SQL,
+/// registries, APIs and containers as they land.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show a model's format, task, inputs, outputs and structure.
+    Inspect(InspectArgs),
+    /// Score a table with a model: CSV, Parquet, JSON Lines or Arrow in and out.
+    Predict(PredictArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Model file: XGBoost JSON/UBJSON, LightGBM text or ferry IR JSON (detected from
+    /// the content).
+    #[arg(value_name = "MODEL")]
+    pub model: String,
+
+    /// Use every tree, even when the file records a best iteration from early stopping
+    /// (by default ferry stops there, as the scikit-learn and R wrappers do).
+    #[arg(long)]
+    pub all_trees: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Print the model as ferry IR JSON (which `ferry predict` also accepts as a model).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Input table: .csv (header row; empty cell = missing), .parquet, .jsonl or .arrow;
+    /// `-` reads CSV from stdin.
+    #[arg(long, short, value_name = "FILE")]
+    pub input: String,
+
+    /// Output table, format by extension; CSV on stdout when omitted or `-`.
+    #[arg(long, short, value_name = "FILE", default_value = "-")]
+    pub output: String,
+
+    /// Input columns to copy to the output, before the predictions (comma-separated or
+    /// repeated).
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub keep: Vec<String>,
+
+    /// Also write the untransformed scores (margins): `raw`, or `raw_<class>` per class.
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Rows per batch.
+    #[arg(long, value_name = "ROWS", default_value_t = 65536, hide = true)]
+    pub batch_size: usize,
+
+    /// Never show a progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

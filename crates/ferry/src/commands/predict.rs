@@ -1,0 +1,140 @@
+use std::io::IsTerminal;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::Field;
+use ferry_eval::Evaluator;
+use ferry_io::{BatchWriter, ReadOptions};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::PredictArgs;
+use crate::model;
+
+pub fn predict(args: &PredictArgs) -> Result<()> {
+    if let Some(threads) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build_global()
+            .context("starting the worker threads")?;
+    }
+    let model = model::load(&args.model)?;
+    let evaluator = Evaluator::new(&model).with_context(|| args.model.model.clone())?;
+    let columns = ferry_ir::output_columns(&model, args.raw);
+    for keep in &args.keep {
+        if columns.iter().any(|c| &c.name == keep) {
+            return Err(anyhow!(
+                "--keep {keep}: the output already has a column `{keep}`"
+            ));
+        }
+    }
+
+    let options = ReadOptions {
+        batch_size: args.batch_size.max(1),
+        keep: args.keep.clone(),
+    };
+    let reader = ferry_io::open_reader(&args.input, &model, &options)?;
+    let total = reader.total_bytes;
+
+    // Parsing runs on its own thread, one batch ahead of scoring.
+    let (sender, receiver) = mpsc::sync_channel(2);
+    let progress_reader = std::sync::Arc::new(std::sync::Mutex::new(0u64));
+    let progress_bytes = progress_reader.clone();
+    let parse = std::thread::spawn(move || {
+        let mut reader = reader;
+        while let Some(batch) = reader.next() {
+            if let Ok(mut bytes) = progress_bytes.lock() {
+                *bytes = reader.bytes_read();
+            }
+            let failed = batch.is_err();
+            if sender.send(batch).is_err() || failed {
+                break;
+            }
+        }
+    });
+
+    let progress = progress_bar(args, total);
+    let mut writer: Option<Box<dyn BatchWriter>> = None;
+    let mut rows = 0u64;
+    let result = (|| -> Result<()> {
+        for batch in receiver {
+            let batch = batch?;
+            let predictions = evaluator
+                .predict(&batch)
+                .with_context(|| args.input.clone())?;
+            let kept = kept_columns(&batch, &args.keep);
+            let out = ferry_eval::to_record_batch(&model, &predictions, &columns, kept)?;
+            let writer = match &mut writer {
+                Some(w) => w,
+                None => writer.insert(ferry_io::create_writer(&args.output, out.schema())?),
+            };
+            writer.write(&out)?;
+            rows += batch.num_rows() as u64;
+            if let Some(bar) = &progress {
+                match total {
+                    Some(_) => bar.set_position(
+                        *progress_reader
+                            .lock()
+                            .map_err(|_| anyhow!("progress lock"))?,
+                    ),
+                    None => bar.set_position(rows),
+                }
+            }
+        }
+        Ok(())
+    })();
+    parse
+        .join()
+        .map_err(|_| anyhow!("the input reader thread panicked"))?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    result?;
+    match writer {
+        Some(writer) => writer.finish()?,
+        None => return Err(anyhow!("{}: no rows were read", args.input)),
+    }
+    Ok(())
+}
+
+fn kept_columns(batch: &RecordBatch, keep: &[String]) -> Vec<(Field, ArrayRef)> {
+    keep.iter()
+        .filter_map(|name| {
+            let index = batch.schema().index_of(name).ok()?;
+            let field = batch.schema().field(index).clone();
+            Some((field, batch.column(index).clone()))
+        })
+        .collect()
+}
+
+/// A progress bar on stderr for interactive runs; appears only after two seconds so quick
+/// runs stay quiet.
+fn progress_bar(args: &PredictArgs, total: Option<u64>) -> Option<ProgressBar> {
+    if args.quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = match total {
+        Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden())
+            .with_style(
+                ProgressStyle::with_template(
+                    "{spinner} scoring {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec}, eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            ),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()).with_style(
+            ProgressStyle::with_template("{spinner} scored {pos} rows ({per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    let shown = bar.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        if !shown.is_finished() {
+            shown.set_draw_target(ProgressDrawTarget::stderr());
+            shown.enable_steady_tick(Duration::from_millis(200));
+        }
+    });
+    Some(bar)
+}

@@ -1,0 +1,43 @@
+//! The `ferry` binary: parses the command line and runs one command.
+//!
+//! Exit codes: 0 success, 1 any error (one message on stderr), 2 usage error.
+
+mod cli;
+mod commands;
+mod model;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Inspect(args) => commands::inspect(&args),
+        cli::Command::Predict(args) => commands::predict(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // A closed pipe (`ferry predict … | head`) is not an error worth a message.
+            if error
+                .chain()
+                .filter_map(|e| e.downcast_ref::<std::io::Error>())
+                .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {}", format_error(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `context: cause: cause`, on one line.
+fn format_error(error: &anyhow::Error) -> String {
+    error
+        .chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}

@@ -1,0 +1,252 @@
+//! Every fixture under `tests/fixtures/<library>/<case>/` is scored by ferry and compared
+//! with the outputs the training library itself produced (`expected.csv`).
+//!
+//! Tolerances (from the foundation issue): labels exactly equal; probabilities within
+//! 1e-6 absolute; regression predictions and raw scores within 1e-6 relative (plus 1e-9
+//! absolute near zero). The measured maximum differences are printed per fixture
+//! (`cargo test --test fixtures -- --nocapture`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use ferry_eval::Evaluator;
+use ferry_import::ImportOptions;
+use ferry_ir::Model;
+
+fn fixtures_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// All case directories (those with an `expected.csv`).
+fn cases() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for library in ["xgboost", "lightgbm"] {
+        let dir = fixtures_root().join(library);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.path().join("expected.csv").exists() {
+                out.push(entry.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A CSV of numbers and labels written by the generator (no quoting needed).
+fn read_expected(path: &Path) -> HashMap<String, Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    let mut columns: Vec<Vec<String>> = vec![Vec::new(); header.len()];
+    for line in lines {
+        for (i, cell) in line.split(',').enumerate() {
+            columns[i].push(cell.to_string());
+        }
+    }
+    header.into_iter().zip(columns).collect()
+}
+
+fn score(model: &Model, input: &Path, raw: bool) -> RecordBatch {
+    let evaluator = Evaluator::new(model).unwrap();
+    let options = ferry_io::ReadOptions {
+        // Small batches exercise batching and chunk boundaries.
+        batch_size: 300,
+        keep: Vec::new(),
+    };
+    let reader = ferry_io::open_reader(input.to_str().unwrap(), model, &options).unwrap();
+    let columns = ferry_ir::output_columns(model, raw);
+    let batches: Vec<RecordBatch> = reader
+        .map(|batch| {
+            let batch = batch.unwrap();
+            let predictions = evaluator.predict(&batch).unwrap();
+            ferry_eval::to_record_batch(model, &predictions, &columns, Vec::new()).unwrap()
+        })
+        .collect();
+    arrow_select_concat(&batches)
+}
+
+fn arrow_select_concat(batches: &[RecordBatch]) -> RecordBatch {
+    let schema = batches[0].schema();
+    let columns = (0..schema.fields().len())
+        .map(|i| {
+            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
+            concat(&parts)
+        })
+        .collect();
+    RecordBatch::try_new(schema, columns).unwrap()
+}
+
+fn concat(parts: &[&dyn Array]) -> arrow_array::ArrayRef {
+    use std::sync::Arc;
+    match parts[0].data_type() {
+        DataType::Float64 => Arc::new(arrow_array::Float64Array::from_iter(
+            parts
+                .iter()
+                .flat_map(|p| p.as_primitive::<Float64Type>().iter()),
+        )),
+        DataType::Int64 => Arc::new(arrow_array::Int64Array::from_iter(
+            parts
+                .iter()
+                .flat_map(|p| p.as_primitive::<Int64Type>().iter()),
+        )),
+        _ => Arc::new(arrow_array::StringArray::from_iter(
+            parts.iter().flat_map(|p| p.as_string::<i32>().iter()),
+        )),
+    }
+}
+
+struct Report {
+    case: String,
+    rows: usize,
+    max_proba: f64,
+    max_prediction_rel: f64,
+    max_raw_rel: f64,
+    failures: Vec<String>,
+}
+
+fn compare(case: &str, got: &RecordBatch, expected: &HashMap<String, Vec<String>>) -> Report {
+    let mut report = Report {
+        case: case.to_string(),
+        rows: got.num_rows(),
+        max_proba: 0.0,
+        max_prediction_rel: 0.0,
+        max_raw_rel: 0.0,
+        failures: Vec::new(),
+    };
+    for (name, want) in expected {
+        let Some(column) = got.column_by_name(name) else {
+            report
+                .failures
+                .push(format!("ferry wrote no column `{name}`"));
+            continue;
+        };
+        if want.len() != got.num_rows() {
+            report.failures.push(format!(
+                "`{name}`: {} rows expected, {} scored",
+                want.len(),
+                got.num_rows()
+            ));
+            continue;
+        }
+        if name == "label" {
+            let got_labels: Vec<String> = match column.data_type() {
+                DataType::Int64 => column
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .map(|v| v.unwrap().to_string())
+                    .collect(),
+                _ => column
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap().to_string())
+                    .collect(),
+            };
+            let wrong = got_labels
+                .iter()
+                .zip(want)
+                .enumerate()
+                .filter(|(_, (g, w))| *g != *w && w.parse::<f64>().ok() != g.parse::<f64>().ok())
+                .count();
+            if wrong > 0 {
+                report
+                    .failures
+                    .push(format!("`label`: {wrong} rows differ"));
+            }
+            continue;
+        }
+        let values = column.as_primitive::<Float64Type>();
+        for (row, (g, w)) in values.iter().zip(want).enumerate() {
+            let g = g.unwrap();
+            let w: f64 = w.parse().unwrap();
+            let abs = (g - w).abs();
+            let rel = abs / w.abs().max(1e-300);
+            let (ok, slot) = if name.starts_with("proba_") {
+                (abs <= 1e-6, &mut report.max_proba)
+            } else if name == "prediction" {
+                (abs <= 1e-9 || rel <= 1e-6, &mut report.max_prediction_rel)
+            } else {
+                (abs <= 1e-9 || rel <= 1e-6, &mut report.max_raw_rel)
+            };
+            let measure = if name.starts_with("proba_") {
+                abs
+            } else if abs <= 1e-9 {
+                0.0
+            } else {
+                rel
+            };
+            *slot = slot.max(measure);
+            if !ok {
+                report
+                    .failures
+                    .push(format!("`{name}` row {row}: ferry {g:e}, library {w:e}"));
+                if report.failures.len() > 5 {
+                    return report;
+                }
+            }
+        }
+    }
+    report
+}
+
+fn load(path: &Path, all_trees: bool) -> Model {
+    let bytes = std::fs::read(path).unwrap();
+    ferry_import::import(&bytes, &ImportOptions { all_trees })
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn every_fixture_matches_its_library() {
+    let cases = cases();
+    assert!(
+        cases.len() >= 30,
+        "expected the committed fixtures, found {}",
+        cases.len()
+    );
+    let mut reports = Vec::new();
+    for dir in &cases {
+        let case = dir.file_name().unwrap().to_string_lossy().to_string();
+        let expected = read_expected(&dir.join("expected.csv"));
+        let raw = expected.keys().any(|k| k.starts_with("raw"));
+        for model_file in ["model.json", "model.ubj", "model.txt"] {
+            let path = dir.join(model_file);
+            if !path.exists() {
+                continue;
+            }
+            let model = load(&path, false);
+            let got = score(&model, &dir.join("input.csv"), raw);
+            reports.push(compare(&format!("{case}/{model_file}"), &got, &expected));
+        }
+        let all = dir.join("expected_all_trees.csv");
+        if all.exists() {
+            let model = load(&dir.join("model.json"), true);
+            let got = score(&model, &dir.join("input.csv"), true);
+            reports.push(compare(
+                &format!("{case}/all_trees"),
+                &got,
+                &read_expected(&all),
+            ));
+        }
+    }
+    println!(
+        "{:<44} {:>5} {:>12} {:>12} {:>12}",
+        "fixture", "rows", "max|dp|", "max rel pred", "max rel raw"
+    );
+    for r in &reports {
+        println!(
+            "{:<44} {:>5} {:>12.3e} {:>12.3e} {:>12.3e}",
+            r.case, r.rows, r.max_proba, r.max_prediction_rel, r.max_raw_rel
+        );
+    }
+    let failures: Vec<String> = reports
+        .iter()
+        .flat_map(|r| r.failures.iter().map(move |f| format!("{}: {f}", r.case)))
+        .collect();
+    assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
+}
