@@ -10,6 +10,10 @@
 //! Nodes that need more (categorical sets, LightGBM's zero-as-missing, `<= +inf`) are
 //! flagged SPECIAL and decided by [`Special::go_left`] from the IR's own semantics.
 
+// The innermost traversal loop indexes without bounds checks; each use states why the
+// index is in range.
+#![allow(unsafe_code)]
+
 use ferry_ir::{Aggregation, Cmp, Direction, Missing, Node, Test, TreeEnsemble};
 
 use crate::float::Float;
@@ -37,6 +41,34 @@ struct FlatTree {
     /// Root node index, or `LEAF | leaf index` for a single-leaf tree.
     root: u32,
     output: usize,
+    /// The same tree as a complete binary tree, when it is shallow enough.
+    perfect: Option<Perfect>,
+}
+
+/// Trees up to this depth are also laid out as complete binary trees (at most 4095
+/// nodes, 32 KiB in float32), which are traversed without data-dependent branches.
+const MAX_PERFECT_DEPTH: u32 = 12;
+
+/// Rows traversed together through a complete tree, to overlap their memory latency.
+const LANES: usize = 16;
+
+/// A tree as a complete binary tree of `depth` levels: node `i` has children `2i + 1`
+/// (left) and `2i + 2` (right). A leaf above the last level is pushed down through
+/// padding nodes that always go right (threshold NaN), so every row takes exactly
+/// `depth` steps.
+struct Perfect {
+    depth: u32,
+    /// Into `Compiled::perfect_nodes`, `2^depth - 1` nodes.
+    nodes: usize,
+    /// Into `Compiled::perfect_leaves`, `2^depth` leaves.
+    leaves: usize,
+}
+
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct PerfectNode<T> {
+    threshold: T,
+    feature: u32,
 }
 
 struct Special {
@@ -83,6 +115,8 @@ pub(crate) struct Compiled<T: Float, S: Float> {
     nodes: Vec<FlatNode<T>>,
     leaves: Vec<S>,
     trees: Vec<FlatTree>,
+    perfect_nodes: Vec<PerfectNode<T>>,
+    perfect_leaves: Vec<S>,
     specials: Vec<Special>,
     n_outputs: usize,
     base: Vec<S>,
@@ -208,12 +242,15 @@ impl<T: Float, S: Float> Compiled<T, S> {
             trees.push(FlatTree {
                 root: ids[0],
                 output: tree.output,
+                perfect: None,
             });
         }
-        Compiled {
+        let mut compiled = Compiled {
             nodes,
             leaves,
             trees,
+            perfect_nodes: Vec::new(),
+            perfect_leaves: Vec::new(),
             specials,
             n_outputs: ensemble.n_outputs,
             base: ensemble
@@ -230,6 +267,131 @@ impl<T: Float, S: Float> Compiled<T, S> {
                         .collect(),
                 ),
             },
+        };
+        compiled.lay_out_perfect();
+        compiled
+    }
+
+    fn depth_of(&self, at: u32) -> u32 {
+        if at & LEAF != 0 {
+            return 0;
+        }
+        let node = &self.nodes[at as usize];
+        1 + self.depth_of(node.left).max(self.depth_of(node.right))
+    }
+
+    /// Adds the complete-binary-tree layout to every tree of depth 1..=MAX_PERFECT_DEPTH.
+    fn lay_out_perfect(&mut self) {
+        for t in 0..self.trees.len() {
+            let root = self.trees[t].root;
+            let depth = self.depth_of(root);
+            if depth == 0 || depth > MAX_PERFECT_DEPTH {
+                continue;
+            }
+            let padding = PerfectNode {
+                threshold: T::from_f64(f64::NAN),
+                feature: 0,
+            };
+            let nodes = self.perfect_nodes.len();
+            let leaves = self.perfect_leaves.len();
+            self.perfect_nodes
+                .extend(std::iter::repeat_n(padding, (1 << depth) - 1));
+            self.perfect_leaves
+                .extend(std::iter::repeat_n(S::from_f64(0.0), 1 << depth));
+            self.fill(root, 0, depth, nodes, leaves);
+            self.trees[t].perfect = Some(Perfect {
+                depth,
+                nodes,
+                leaves,
+            });
+        }
+    }
+
+    fn fill(&mut self, at: u32, position: usize, depth: u32, nodes: usize, leaves: usize) {
+        let internal = (1usize << depth) - 1;
+        if position >= internal {
+            // `at` is a leaf: the tree's depth bounds every path.
+            self.perfect_leaves[leaves + position - internal] = self.leaves[(at & !LEAF) as usize];
+            return;
+        }
+        if at & LEAF != 0 {
+            // The padding node already in place goes right: follow the leaf down.
+            self.fill(at, 2 * position + 2, depth, nodes, leaves);
+            return;
+        }
+        let node = self.nodes[at as usize];
+        self.perfect_nodes[nodes + position] = PerfectNode {
+            threshold: node.threshold,
+            feature: node.feature,
+        };
+        self.fill(node.left, 2 * position + 1, depth, nodes, leaves);
+        self.fill(node.right, 2 * position + 2, depth, nodes, leaves);
+    }
+
+    #[inline(always)]
+    fn goes_left<const SPECIALS: bool>(&self, node: PerfectNode<T>, row: &[T]) -> bool {
+        if SPECIALS && node.feature & SPECIAL != 0 {
+            return self.specials[(node.feature & INDEX_MASK) as usize].go_left(row);
+        }
+        let x = row[(node.feature & INDEX_MASK) as usize];
+        (x < node.threshold) | (x.is_nan() & (node.feature & NAN_LEFT != 0))
+    }
+
+    /// Adds the leaf of every row of the block to its output, for a complete tree.
+    /// `SPECIALS` is false when the ensemble has no special nodes, which removes a
+    /// branch from the innermost loop.
+    #[inline]
+    fn add_perfect<const SPECIALS: bool>(
+        &self,
+        perfect: &Perfect,
+        output: usize,
+        rows: &[T],
+        n_features: usize,
+        out: &mut [S],
+    ) {
+        let n = self.n_outputs;
+        let internal = (1usize << perfect.depth) - 1;
+        let nodes = &self.perfect_nodes[perfect.nodes..perfect.nodes + internal];
+        let leaves = &self.perfect_leaves[perfect.leaves..perfect.leaves + internal + 1];
+        let n_rows = out.len() / n;
+        let mut r = 0;
+        while r + LANES <= n_rows {
+            let block = &rows[r * n_features..(r + LANES) * n_features];
+            let mut at = [0usize; LANES];
+            for _ in 0..perfect.depth {
+                for (lane, position) in at.iter_mut().enumerate() {
+                    // SAFETY: after k < depth steps from the root, `position` is below
+                    // 2^(k+1) - 1 <= internal = nodes.len(); feature indices were
+                    // validated against the model's inputs, and `block` holds LANES
+                    // rows of `n_features` values.
+                    let node = unsafe { *nodes.get_unchecked(*position) };
+                    let left = if SPECIALS && node.feature & SPECIAL != 0 {
+                        let row = &block[lane * n_features..(lane + 1) * n_features];
+                        self.specials[(node.feature & INDEX_MASK) as usize].go_left(row)
+                    } else {
+                        let index = lane * n_features + (node.feature & INDEX_MASK) as usize;
+                        debug_assert!(index < block.len());
+                        let x = unsafe { *block.get_unchecked(index) };
+                        (x < node.threshold) | (x.is_nan() & (node.feature & NAN_LEFT != 0))
+                    };
+                    *position = 2 * *position + 2 - usize::from(left);
+                }
+            }
+            for (lane, position) in at.iter().enumerate() {
+                let slot = &mut out[(r + lane) * n + output];
+                *slot = *slot + leaves[position - internal];
+            }
+            r += LANES;
+        }
+        for r in r..n_rows {
+            let row = &rows[r * n_features..(r + 1) * n_features];
+            let mut position = 0;
+            for _ in 0..perfect.depth {
+                let left = self.goes_left::<SPECIALS>(nodes[position], row);
+                position = 2 * position + 2 - usize::from(left);
+            }
+            let slot = &mut out[r * n + output];
+            *slot = *slot + leaves[position - internal];
         }
     }
 
@@ -275,6 +437,26 @@ impl<T: Float, S: Float> Compiled<T, S> {
                 }
             }
             for tree in &self.trees {
+                if let Some(perfect) = &tree.perfect {
+                    if self.specials.is_empty() {
+                        self.add_perfect::<false>(
+                            perfect,
+                            tree.output,
+                            block_rows,
+                            n_features,
+                            block_out,
+                        );
+                    } else {
+                        self.add_perfect::<true>(
+                            perfect,
+                            tree.output,
+                            block_rows,
+                            n_features,
+                            block_out,
+                        );
+                    }
+                    continue;
+                }
                 for r in 0..n_rows {
                     let row = &block_rows[r * n_features..(r + 1) * n_features];
                     let value = self.leaf(tree, row);

@@ -495,6 +495,13 @@ fn read_tree(section: &Section, n_features: usize) -> Result<Tree, ImportError> 
     };
     let (cat_boundaries, cat_threshold): (Vec<usize>, Vec<u32>) = if num_cat > 0 {
         let boundaries: Vec<usize> = list(section, "cat_boundaries", num_cat + 1)?;
+        if boundaries.first() != Some(&0) || boundaries.windows(2).any(|w| w[0] > w[1]) {
+            return Err(field_error(
+                section,
+                "cat_boundaries",
+                "expected increasing offsets starting at 0",
+            ));
+        }
         let words = boundaries.last().copied().unwrap_or(0);
         (boundaries, list(section, "cat_threshold", words)?)
     } else {

@@ -91,7 +91,7 @@ impl Iterator for BatchReader {
 fn describe(error: &ArrowError, columns: &[String]) -> String {
     static PATTERN: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new(
-            r"Error while parsing value '(?s:(.*?))' as type (\w+) for column (\d+) at line (\d+)",
+            r"Error while parsing value '(?s:(.*?))' as type '?(\w+)'? for column (\d+) at line (\d+)",
         )
         .expect("valid regex")
     });
@@ -106,9 +106,13 @@ fn describe(error: &ArrowError, columns: &[String]) -> String {
             "Float64" | "Float32" => "a number",
             other => other,
         };
+        // Arrow counts data rows from 1; the file line also counts the header.
+        let line = c[4]
+            .parse::<u64>()
+            .map_or_else(|_| c[4].to_string(), |l| (l + 1).to_string());
         return format!(
-            "line {}, column {column}: expected {expected}, found \"{}\"",
-            &c[4], &c[1]
+            "line {line}, column {column}: expected {expected}, found \"{}\"",
+            &c[1]
         );
     }
     let message = message

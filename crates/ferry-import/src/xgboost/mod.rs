@@ -450,7 +450,7 @@ fn read_tree(node: &Node, num_feature: usize) -> Result<Tree, ImportError> {
     // Categorical splits: the categories of node `categories_nodes[k]` are
     // `categories[segments[k] .. segments[k] + sizes[k]]`; listed categories go right.
     let mut categorical: std::collections::HashMap<usize, Vec<u32>> = Default::default();
-    if split_type.iter().any(|t| *t == 1) {
+    if split_type.contains(&1) {
         let cats = node.get("categories")?.i64_array()?;
         let nodes = node.get("categories_nodes")?.i64_array()?;
         let segments = node.get("categories_segments")?.i64_array()?;
