@@ -70,25 +70,30 @@ struct TreeEngine<T: Float, S: Float> {
 
 impl<T: Float, S: Float> Engine for TreeEngine<T, S> {
     fn raw(&self, columns: &[Cow<'_, [f64]>], start: usize, out: &mut [f64]) {
-        let n_rows = out.len() / self.n_outputs;
         let n_features = columns.len();
-        // Row-major copy in the feature precision: each tree reads a row's features
-        // together, and the rounding to float32 happens once per value.
-        let mut rows = vec![T::from_f64(0.0); n_rows * n_features];
-        for (j, column) in columns.iter().enumerate() {
-            let column = &column[start..start + n_rows];
-            for (r, x) in column.iter().enumerate() {
-                let x = match self.tiny_as_zero {
-                    Some(band) if x.abs() <= band => 0.0,
-                    _ => *x,
-                };
-                rows[r * n_features + j] = T::from_f64(x);
+        // Row-major copy of one block of rows in the feature precision: each tree reads
+        // a row's features together, and the rounding to float32 happens once per
+        // value. The buffers stay small (cache-resident) and are reused.
+        let mut rows = vec![T::from_f64(0.0); trees::BLOCK * n_features];
+        let mut scores = vec![S::from_f64(0.0); trees::BLOCK * self.n_outputs];
+        for (block, out) in out.chunks_mut(trees::BLOCK * self.n_outputs).enumerate() {
+            let first = start + block * trees::BLOCK;
+            let len = out.len() / self.n_outputs;
+            let rows = &mut rows[..len * n_features];
+            for (j, column) in columns.iter().enumerate() {
+                for (r, x) in column[first..first + len].iter().enumerate() {
+                    let x = match self.tiny_as_zero {
+                        Some(band) if x.abs() <= band => 0.0,
+                        _ => *x,
+                    };
+                    rows[r * n_features + j] = T::from_f64(x);
+                }
             }
-        }
-        let mut scores = vec![S::from_f64(0.0); out.len()];
-        self.compiled.raw_scores(&rows, n_features, &mut scores);
-        for (o, s) in out.iter_mut().zip(scores) {
-            *o = s.to_f64();
+            let scores = &mut scores[..out.len()];
+            self.compiled.raw_scores(rows, n_features, scores);
+            for (o, s) in out.iter_mut().zip(scores.iter()) {
+                *o = s.to_f64();
+            }
         }
     }
 

@@ -24,7 +24,7 @@ const SPECIAL: u32 = 1 << 30;
 const INDEX_MASK: u32 = SPECIAL - 1;
 
 /// Rows evaluated together against one tree, so that tree stays in cache.
-const BLOCK: usize = 64;
+pub(crate) const BLOCK: usize = 64;
 
 /// An internal node. `feature` holds the feature index (or, for SPECIAL nodes, the index
 /// into `specials`) and the flags; `left`/`right` are node indices or `LEAF | leaf index`.
@@ -464,6 +464,53 @@ impl<T: Float, S: Float> Compiled<T, S> {
                     *slot = *slot + value;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `x < normalise(cmp, t)` in float32 must equal the IR comparison of the float32
+    /// value with the float64 threshold, for every float32 x.
+    fn agrees_f32(cmp: Cmp, t: f64, x: f32) -> bool {
+        let source = match cmp {
+            Cmp::Lt => f64::from(x) < t,
+            Cmp::Le => f64::from(x) <= t,
+        };
+        match normalise::<f32>(cmp, t) {
+            Some(n) => (x < n) == source,
+            None => source, // only `<= +inf`, which holds for every non-NaN x
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn float32_thresholds_keep_the_comparison(t in any::<f64>(), x in any::<f32>()) {
+            prop_assume!(!t.is_nan() && !x.is_nan());
+            prop_assert!(agrees_f32(Cmp::Lt, t, x));
+            prop_assert!(agrees_f32(Cmp::Le, t, x));
+        }
+
+        #[test]
+        fn neighbours_of_the_threshold(t in any::<f32>()) {
+            prop_assume!(t.is_finite());
+            let t64 = f64::from(t);
+            for x in [t, t.next_up(), t.next_down()] {
+                for threshold in [t64, t64.next_up(), t64.next_down()] {
+                    prop_assert!(agrees_f32(Cmp::Lt, threshold, x));
+                    prop_assert!(agrees_f32(Cmp::Le, threshold, x));
+                }
+            }
+        }
+
+        #[test]
+        fn float64_le_becomes_lt(t in any::<f64>(), x in any::<f64>()) {
+            prop_assume!(!t.is_nan() && !x.is_nan() && t != f64::INFINITY);
+            let n = normalise::<f64>(Cmp::Le, t).unwrap();
+            prop_assert_eq!(x < n, x <= t);
         }
     }
 }

@@ -38,16 +38,17 @@ pub struct BatchReader {
     file_columns: Vec<String>,
     inner: Batches,
     bytes_read: Arc<AtomicU64>,
-    /// Total size in bytes, when the input is a file.
+    /// Total size in bytes, when the input is a text file whose bytes are counted.
     pub total_bytes: Option<u64>,
     rows: u64,
     failed: bool,
 }
 
 impl BatchReader {
-    /// Bytes consumed so far (CSV and JSON Lines), for a progress bar.
-    pub fn bytes_read(&self) -> u64 {
-        self.bytes_read.load(Ordering::Relaxed)
+    /// A counter of the bytes consumed so far (CSV and JSON Lines, with
+    /// [`BatchReader::total_bytes`]), readable from another thread for a progress bar.
+    pub fn bytes_counter(&self) -> Arc<AtomicU64> {
+        self.bytes_read.clone()
     }
 
     /// Rows read so far.
@@ -222,8 +223,8 @@ pub fn open_reader(
         }
         match format {
             TableFormat::Csv | TableFormat::JsonLines => (Box::new(file), Some(len)),
-            TableFormat::Parquet => return parquet_reader(path, file, model, options, len),
-            TableFormat::ArrowIpc => return ipc_reader(path, file, model, options, len),
+            TableFormat::Parquet => return parquet_reader(path, file, model, options),
+            TableFormat::ArrowIpc => return ipc_reader(path, file, model, options),
         }
     };
     let counting = Counting {
@@ -370,7 +371,6 @@ fn parquet_reader(
     file: File,
     model: &Model,
     options: &ReadOptions,
-    len: u64,
 ) -> Result<BatchReader, IoError> {
     let parse = |e: parquet::errors::ParquetError| IoError::Parse {
         path: path.into(),
@@ -395,7 +395,7 @@ fn parquet_reader(
         file_columns: names,
         inner: Box::new(reader),
         bytes_read: Arc::new(AtomicU64::new(0)),
-        total_bytes: Some(len),
+        total_bytes: None,
         rows: 0,
         failed: false,
     })
@@ -406,7 +406,6 @@ fn ipc_reader(
     mut file: File,
     model: &Model,
     options: &ReadOptions,
-    len: u64,
 ) -> Result<BatchReader, IoError> {
     let parse = |e: ArrowError| IoError::Parse {
         path: path.into(),
@@ -435,7 +434,7 @@ fn ipc_reader(
         file_columns: names,
         inner,
         bytes_read: Arc::new(AtomicU64::new(0)),
-        total_bytes: Some(len),
+        total_bytes: None,
         rows: 0,
         failed: false,
     })

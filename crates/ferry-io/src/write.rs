@@ -75,6 +75,13 @@ impl BatchWriter for Writer {
             }
         }
         if let Some(temp) = temp {
+            // Temporary files are created private (0600); the result is an ordinary file.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o644))
+                    .map_err(|e| error(e.to_string()))?;
+            }
             temp.persist(&path)
                 .map_err(|e| error(e.error.to_string()))?;
         }

@@ -1,4 +1,5 @@
 use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -38,15 +39,10 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
     let total = reader.total_bytes;
 
     // Parsing runs on its own thread, one batch ahead of scoring.
+    let bytes_read = reader.bytes_counter();
     let (sender, receiver) = mpsc::sync_channel(2);
-    let progress_reader = std::sync::Arc::new(std::sync::Mutex::new(0u64));
-    let progress_bytes = progress_reader.clone();
     let parse = std::thread::spawn(move || {
-        let mut reader = reader;
-        while let Some(batch) = reader.next() {
-            if let Ok(mut bytes) = progress_bytes.lock() {
-                *bytes = reader.bytes_read();
-            }
+        for batch in reader {
             let failed = batch.is_err();
             if sender.send(batch).is_err() || failed {
                 break;
@@ -72,14 +68,10 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
             writer.write(&out)?;
             rows += batch.num_rows() as u64;
             if let Some(bar) = &progress {
-                match total {
-                    Some(_) => bar.set_position(
-                        *progress_reader
-                            .lock()
-                            .map_err(|_| anyhow!("progress lock"))?,
-                    ),
-                    None => bar.set_position(rows),
-                }
+                bar.set_position(match total {
+                    Some(_) => bytes_read.load(Ordering::Relaxed),
+                    None => rows,
+                });
             }
         }
         Ok(())

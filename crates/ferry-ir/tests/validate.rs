@@ -1,0 +1,122 @@
+//! Validation rejects inconsistent models with a message naming the part, and IR JSON
+//! round-trips exactly (including non-finite thresholds).
+
+use ferry_ir::{
+    Aggregation, Cmp, DType, Direction, Estimator, Input, Missing, Model, Node, Precision, Source,
+    Split, Task, Test, Transform, Tree, TreeEnsemble, IR_VERSION,
+};
+
+fn split(left: u32, right: u32, threshold: f64) -> Node {
+    Node::Split(Split {
+        feature: 0,
+        test: Test::Numeric {
+            cmp: Cmp::Le,
+            threshold,
+        },
+        missing: Missing::To(Direction::Left),
+        left,
+        right,
+    })
+}
+
+fn leaf(value: f64) -> Node {
+    Node::Leaf { value }
+}
+
+fn model(nodes: Vec<Node>) -> Model {
+    Model {
+        ir_version: IR_VERSION,
+        source: Source::default(),
+        inputs: vec![Input {
+            name: "x".into(),
+            dtype: DType::Float64,
+            nullable: true,
+            levels: None,
+        }],
+        estimator: Estimator::Trees(TreeEnsemble {
+            n_outputs: 1,
+            base_score: vec![0.5],
+            feature_precision: Precision::F32,
+            score_precision: Precision::F64,
+            aggregation: Aggregation::Sum,
+            tiny_as_zero: None,
+            trees: vec![Tree {
+                output: 0,
+                weight: 1.0,
+                nodes,
+            }],
+        }),
+        transform: Transform::Logistic { scale: 1.0 },
+        task: Task::Classification {
+            classes: vec!["no".into(), "yes".into()],
+        },
+    }
+}
+
+#[test]
+fn a_proper_tree_is_valid_and_round_trips() {
+    let m = model(vec![
+        split(1, 2, f64::INFINITY),
+        leaf(-1.0),
+        leaf(0.1 + 0.2),
+    ]);
+    m.validate().unwrap();
+    let back = Model::from_json(m.to_json().as_bytes()).unwrap();
+    assert_eq!(back, m);
+}
+
+#[test]
+fn cycles_shared_children_and_orphans_are_rejected() {
+    let cycle = model(vec![split(0, 1, 0.0), leaf(1.0)]);
+    assert!(cycle
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("reached twice"));
+
+    let shared = model(vec![split(1, 1, 0.0), leaf(1.0)]);
+    assert!(shared
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("reached twice"));
+
+    let orphan = model(vec![split(1, 2, 0.0), leaf(1.0), leaf(2.0), leaf(3.0)]);
+    let err = orphan.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("node 3") && err.contains("not reachable"),
+        "{err}"
+    );
+
+    let out_of_range = model(vec![split(1, 7, 0.0), leaf(1.0)]);
+    assert!(out_of_range
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("out of range"));
+}
+
+#[test]
+fn outputs_must_match_the_task() {
+    let mut m = model(vec![leaf(1.0)]);
+    m.task = Task::Classification {
+        classes: vec!["a".into(), "b".into(), "c".into()],
+    };
+    let err = m.validate().unwrap_err().to_string();
+    assert!(err.contains("3 classes need 3 raw scores"), "{err}");
+
+    let mut m = model(vec![split(1, 2, f64::NAN), leaf(1.0), leaf(2.0)]);
+    assert!(m.validate().unwrap_err().to_string().contains("NaN"));
+    m = model(vec![leaf(f64::INFINITY)]);
+    assert!(m.validate().unwrap_err().to_string().contains("not finite"));
+}
+
+#[test]
+fn newer_ir_versions_are_refused() {
+    let mut m = model(vec![leaf(1.0)]);
+    m.ir_version = IR_VERSION + 1;
+    let err = Model::from_json(m.to_json().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("newer"), "{err}");
+}
