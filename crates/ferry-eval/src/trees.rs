@@ -41,27 +41,30 @@ struct FlatTree {
     /// Root node index, or `LEAF | leaf index` for a single-leaf tree.
     root: u32,
     output: usize,
-    /// The same tree as a complete binary tree, when it is shallow enough.
+    /// The top levels of the tree as a complete binary tree.
     perfect: Option<Perfect>,
 }
 
-/// Trees up to this depth are also laid out as complete binary trees (at most 4095
-/// nodes, 32 KiB in float32), which are traversed without data-dependent branches.
+/// The complete top of a tree has at most this many levels (4095 nodes, 32 KiB in
+/// float32).
 const MAX_PERFECT_DEPTH: u32 = 12;
 
 /// Rows traversed together through a complete tree, to overlap their memory latency.
 const LANES: usize = 16;
 
-/// A tree as a complete binary tree of `depth` levels: node `i` has children `2i + 1`
-/// (left) and `2i + 2` (right). A leaf above the last level is pushed down through
-/// padding nodes that always go right (threshold NaN), so every row takes exactly
-/// `depth` steps.
+/// The top `depth` levels of a tree as a complete binary tree: node `i` has children
+/// `2i + 1` (left) and `2i + 2` (right). A leaf above the last level is pushed down
+/// through padding nodes that always go right (threshold NaN), so every row takes
+/// exactly `depth` steps without data-dependent branches. Below them, `refs` holds for
+/// each position the leaf reached or, for paths longer than `depth`, the node where the
+/// ordinary pointer walk continues. Balanced trees (XGBoost's depth-wise growth) fit
+/// whole; lopsided ones (LightGBM's leaf-wise growth) keep only their dense top here.
 struct Perfect {
     depth: u32,
     /// Into `Compiled::perfect_nodes`, `2^depth - 1` nodes.
     nodes: usize,
-    /// Into `Compiled::perfect_leaves`, `2^depth` leaves.
-    leaves: usize,
+    /// Into `Compiled::perfect_refs`, `2^depth` references (node or `LEAF | leaf`).
+    refs: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -116,7 +119,7 @@ pub(crate) struct Compiled<T: Float, S: Float> {
     leaves: Vec<S>,
     trees: Vec<FlatTree>,
     perfect_nodes: Vec<PerfectNode<T>>,
-    perfect_leaves: Vec<S>,
+    perfect_refs: Vec<u32>,
     specials: Vec<Special>,
     n_outputs: usize,
     base: Vec<S>,
@@ -250,7 +253,7 @@ impl<T: Float, S: Float> Compiled<T, S> {
             leaves,
             trees,
             perfect_nodes: Vec::new(),
-            perfect_leaves: Vec::new(),
+            perfect_refs: Vec::new(),
             specials,
             n_outputs: ensemble.n_outputs,
             base: ensemble
@@ -280,43 +283,52 @@ impl<T: Float, S: Float> Compiled<T, S> {
         1 + self.depth_of(node.left).max(self.depth_of(node.right))
     }
 
-    /// Adds the complete-binary-tree layout to every tree of depth 1..=MAX_PERFECT_DEPTH.
+    fn leaves_of(&self, at: u32) -> u32 {
+        if at & LEAF != 0 {
+            return 1;
+        }
+        let node = &self.nodes[at as usize];
+        self.leaves_of(node.left) + self.leaves_of(node.right)
+    }
+
+    /// Lays out the complete top of every tree with at least one split. Its depth is the
+    /// tree's depth, capped at one level more than a balanced tree with the same number
+    /// of leaves needs: deeper padding would cost every row more steps than the few long
+    /// paths save.
     fn lay_out_perfect(&mut self) {
         for t in 0..self.trees.len() {
             let root = self.trees[t].root;
             let depth = self.depth_of(root);
-            if depth == 0 || depth > MAX_PERFECT_DEPTH {
+            if depth == 0 {
                 continue;
             }
+            let balanced = self.leaves_of(root).next_power_of_two().trailing_zeros();
+            let depth = depth.min(balanced + 1).min(MAX_PERFECT_DEPTH);
             let padding = PerfectNode {
                 threshold: T::from_f64(f64::NAN),
                 feature: 0,
             };
             let nodes = self.perfect_nodes.len();
-            let leaves = self.perfect_leaves.len();
+            let refs = self.perfect_refs.len();
             self.perfect_nodes
                 .extend(std::iter::repeat_n(padding, (1 << depth) - 1));
-            self.perfect_leaves
-                .extend(std::iter::repeat_n(S::from_f64(0.0), 1 << depth));
-            self.fill(root, 0, depth, nodes, leaves);
-            self.trees[t].perfect = Some(Perfect {
-                depth,
-                nodes,
-                leaves,
-            });
+            // Positions no row can reach (left of a padding node) keep a valid leaf.
+            self.perfect_refs
+                .extend(std::iter::repeat_n(LEAF, 1 << depth));
+            self.fill(root, 0, depth, nodes, refs);
+            self.trees[t].perfect = Some(Perfect { depth, nodes, refs });
         }
     }
 
-    fn fill(&mut self, at: u32, position: usize, depth: u32, nodes: usize, leaves: usize) {
+    fn fill(&mut self, at: u32, position: usize, depth: u32, nodes: usize, refs: usize) {
         let internal = (1usize << depth) - 1;
         if position >= internal {
-            // `at` is a leaf: the tree's depth bounds every path.
-            self.perfect_leaves[leaves + position - internal] = self.leaves[(at & !LEAF) as usize];
+            self.perfect_refs[refs + position - internal] = at;
             return;
         }
         if at & LEAF != 0 {
             // The padding node already in place goes right: follow the leaf down.
-            self.fill(at, 2 * position + 2, depth, nodes, leaves);
+            self.fill(at, 2 * position + 2, depth, nodes, refs);
             return;
         }
         let node = self.nodes[at as usize];
@@ -324,8 +336,25 @@ impl<T: Float, S: Float> Compiled<T, S> {
             threshold: node.threshold,
             feature: node.feature,
         };
-        self.fill(node.left, 2 * position + 1, depth, nodes, leaves);
-        self.fill(node.right, 2 * position + 2, depth, nodes, leaves);
+        self.fill(node.left, 2 * position + 1, depth, nodes, refs);
+        self.fill(node.right, 2 * position + 2, depth, nodes, refs);
+    }
+
+    /// Finishes a walk from `at` (a node or `LEAF | leaf`) with the pointer layout.
+    #[inline(always)]
+    fn walk<const SPECIALS: bool>(&self, mut at: u32, row: &[T]) -> S {
+        while at & LEAF == 0 {
+            let node = &self.nodes[at as usize];
+            let left = self.goes_left::<SPECIALS>(
+                PerfectNode {
+                    threshold: node.threshold,
+                    feature: node.feature,
+                },
+                row,
+            );
+            at = if left { node.left } else { node.right };
+        }
+        self.leaves[(at & !LEAF) as usize]
     }
 
     #[inline(always)]
@@ -352,7 +381,7 @@ impl<T: Float, S: Float> Compiled<T, S> {
         let n = self.n_outputs;
         let internal = (1usize << perfect.depth) - 1;
         let nodes = &self.perfect_nodes[perfect.nodes..perfect.nodes + internal];
-        let leaves = &self.perfect_leaves[perfect.leaves..perfect.leaves + internal + 1];
+        let refs = &self.perfect_refs[perfect.refs..perfect.refs + internal + 1];
         let n_rows = out.len() / n;
         let mut r = 0;
         while r + LANES <= n_rows {
@@ -378,8 +407,10 @@ impl<T: Float, S: Float> Compiled<T, S> {
                 }
             }
             for (lane, position) in at.iter().enumerate() {
+                let row = &block[lane * n_features..(lane + 1) * n_features];
+                let value = self.walk::<SPECIALS>(refs[position - internal], row);
                 let slot = &mut out[(r + lane) * n + output];
-                *slot = *slot + leaves[position - internal];
+                *slot = *slot + value;
             }
             r += LANES;
         }
@@ -390,26 +421,10 @@ impl<T: Float, S: Float> Compiled<T, S> {
                 let left = self.goes_left::<SPECIALS>(nodes[position], row);
                 position = 2 * position + 2 - usize::from(left);
             }
+            let value = self.walk::<SPECIALS>(refs[position - internal], row);
             let slot = &mut out[r * n + output];
-            *slot = *slot + leaves[position - internal];
+            *slot = *slot + value;
         }
-    }
-
-    #[inline]
-    fn leaf(&self, tree: &FlatTree, row: &[T]) -> S {
-        let mut at = tree.root;
-        while at & LEAF == 0 {
-            let node = &self.nodes[at as usize];
-            let f = node.feature;
-            let left = if f & SPECIAL == 0 {
-                let x = row[(f & INDEX_MASK) as usize];
-                x < node.threshold || (x.is_nan() && f & NAN_LEFT != 0)
-            } else {
-                self.specials[(f & INDEX_MASK) as usize].go_left(row)
-            };
-            at = if left { node.left } else { node.right };
-        }
-        self.leaves[(at & !LEAF) as usize]
     }
 
     /// For an averaged ensemble, how raw scores become the transform's input.
@@ -459,7 +474,7 @@ impl<T: Float, S: Float> Compiled<T, S> {
                 }
                 for r in 0..n_rows {
                     let row = &block_rows[r * n_features..(r + 1) * n_features];
-                    let value = self.leaf(tree, row);
+                    let value = self.walk::<true>(tree.root, row);
                     let slot = &mut block_out[r * n + tree.output];
                     *slot = *slot + value;
                 }
@@ -511,6 +526,177 @@ mod tests {
             prop_assume!(!t.is_nan() && !x.is_nan() && t != f64::INFINITY);
             let n = normalise::<f64>(Cmp::Le, t).unwrap();
             prop_assert_eq!(x < n, x <= t);
+        }
+    }
+}
+
+/// The compiled layouts (complete top, pointer tail, lanes, remainders) against a direct
+/// reading of the IR's semantics on random, lopsided trees and rows with NaN.
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+    use ferry_ir::{Split, Tree};
+    use proptest::prelude::*;
+
+    const FEATURES: usize = 3;
+
+    /// A random tree: each node splits with a probability that falls with depth, so
+    /// shapes range from stumps to long chains.
+    fn tree(seed: &[u32], depth_limit: u32) -> Vec<Node> {
+        fn grow(
+            nodes: &mut Vec<Node>,
+            seed: &[u32],
+            next: &mut usize,
+            depth: u32,
+            limit: u32,
+        ) -> u32 {
+            let mut draw = || {
+                *next += 1;
+                seed[*next % seed.len()]
+            };
+            let id = nodes.len() as u32;
+            if depth >= limit || draw() % 4 == 0 {
+                nodes.push(Node::Leaf {
+                    value: f64::from(draw() % 1000) / 8.0 - 60.0,
+                });
+                return id;
+            }
+            let feature = draw() as usize % FEATURES;
+            let kind = draw() % 6;
+            let test = if kind == 0 {
+                Test::Categorical {
+                    categories: vec![draw() % 4, draw() % 4],
+                    listed: if draw() % 2 == 0 {
+                        Direction::Left
+                    } else {
+                        Direction::Right
+                    },
+                }
+            } else {
+                Test::Numeric {
+                    cmp: if kind % 2 == 0 { Cmp::Lt } else { Cmp::Le },
+                    threshold: f64::from(draw() % 9) / 2.0 - 2.0,
+                }
+            };
+            let missing = match draw() % 4 {
+                0 => Missing::AsZero,
+                1 => Missing::ZeroTo(Direction::Left),
+                2 => Missing::To(Direction::Left),
+                _ => Missing::To(Direction::Right),
+            };
+            nodes.push(Node::Leaf { value: 0.0 });
+            let left = grow(nodes, seed, next, depth + 1, limit);
+            let right = grow(nodes, seed, next, depth + 1, limit);
+            nodes[id as usize] = Node::Split(Split {
+                feature,
+                test,
+                missing,
+                left,
+                right,
+            });
+            id
+        }
+        let mut nodes = Vec::new();
+        let mut next = 0;
+        grow(&mut nodes, seed, &mut next, 0, depth_limit);
+        nodes
+    }
+
+    /// The IR's decision, read literally.
+    fn reference(nodes: &[Node], row: &[f64]) -> f64 {
+        let mut at = 0usize;
+        loop {
+            match &nodes[at] {
+                Node::Leaf { value } => return *value,
+                Node::Split(s) => {
+                    let mut x = row[s.feature];
+                    let mut decided = None;
+                    if x.is_nan() {
+                        match s.missing {
+                            Missing::To(d) | Missing::ZeroTo(d) => decided = Some(d),
+                            Missing::AsZero => x = 0.0,
+                        }
+                    }
+                    if decided.is_none() {
+                        if let Missing::ZeroTo(d) = s.missing {
+                            if x.abs() <= ferry_ir::LIGHTGBM_ZERO_THRESHOLD {
+                                decided = Some(d);
+                            }
+                        }
+                    }
+                    let d = decided.unwrap_or_else(|| match &s.test {
+                        Test::Numeric {
+                            cmp: Cmp::Lt,
+                            threshold,
+                        } => {
+                            if x < *threshold {
+                                Direction::Left
+                            } else {
+                                Direction::Right
+                            }
+                        }
+                        Test::Numeric {
+                            cmp: Cmp::Le,
+                            threshold,
+                        } => {
+                            if x <= *threshold {
+                                Direction::Left
+                            } else {
+                                Direction::Right
+                            }
+                        }
+                        Test::Categorical { categories, listed } => {
+                            let c = x.trunc();
+                            if c >= 0.0 && categories.contains(&(c as u32)) {
+                                *listed
+                            } else {
+                                listed.flip()
+                            }
+                        }
+                    });
+                    at = match d {
+                        Direction::Left => s.left,
+                        Direction::Right => s.right,
+                    } as usize;
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn compiled_trees_agree_with_the_ir(
+            seeds in proptest::collection::vec(proptest::collection::vec(any::<u32>(), 64), 1..6),
+            limit in 1u32..16,
+            cells in proptest::collection::vec(0u8..12, FEATURES * 37),
+        ) {
+            let trees: Vec<Tree> = seeds
+                .iter()
+                .map(|seed| Tree { output: 0, weight: 1.0, nodes: tree(seed, limit) })
+                .collect();
+            let ensemble = TreeEnsemble {
+                n_outputs: 1,
+                base_score: vec![0.0],
+                feature_precision: ferry_ir::Precision::F64,
+                score_precision: ferry_ir::Precision::F64,
+                aggregation: Aggregation::Sum,
+                tiny_as_zero: None,
+                trees: trees.clone(),
+            };
+            // Values on and around the thresholds, zero, tiny values and NaN.
+            let palette = [f64::NAN, 0.0, -0.0, 1e-36, -2.0, -1.5, -0.5, 0.5, 1.0, 1.5, 2.0, 3.7];
+            let rows: Vec<f64> = cells.iter().map(|c| palette[*c as usize]).collect();
+            let compiled = Compiled::<f64, f64>::new(&ensemble);
+            let n_rows = rows.len() / FEATURES;
+            let mut out = vec![0.0; n_rows];
+            compiled.raw_scores(&rows, FEATURES, &mut out);
+            for (r, got) in out.iter().enumerate() {
+                let row = &rows[r * FEATURES..(r + 1) * FEATURES];
+                let want: f64 = trees.iter().map(|t| reference(&t.nodes, row)).fold(0.0, |a, b| a + b);
+                prop_assert_eq!(*got, want, "row {}", r);
+            }
         }
     }
 }
