@@ -367,16 +367,12 @@ impl<T: Float, S: Float> Compiled<T, S> {
     }
 
     /// Adds the leaf of every row of the block to its output, for a complete tree.
-    /// `SPECIALS` is false when the ensemble has no special nodes, which removes a
-    /// branch from the innermost loop.
+    /// `SPECIALS` is false when the ensemble has no special nodes and `NANS` when the
+    /// block holds no NaN, each removing work from the innermost loop.
     #[inline]
-    fn add_perfect<const SPECIALS: bool>(
+    fn add_perfect<const SPECIALS: bool, const NANS: bool>(
         &self,
-        perfect: &Perfect,
-        output: usize,
-        rows: &[T],
-        n_features: usize,
-        out: &mut [S],
+        (perfect, output, rows, n_features, out): (&Perfect, usize, &[T], usize, &mut [S]),
     ) {
         let n = self.n_outputs;
         let internal = (1usize << perfect.depth) - 1;
@@ -401,7 +397,11 @@ impl<T: Float, S: Float> Compiled<T, S> {
                         let index = lane * n_features + (node.feature & INDEX_MASK) as usize;
                         debug_assert!(index < block.len());
                         let x = unsafe { *block.get_unchecked(index) };
-                        (x < node.threshold) | (x.is_nan() & (node.feature & NAN_LEFT != 0))
+                        if NANS {
+                            (x < node.threshold) | (x.is_nan() & (node.feature & NAN_LEFT != 0))
+                        } else {
+                            x < node.threshold
+                        }
                     };
                     *position = 2 * *position + 2 - usize::from(left);
                 }
@@ -451,24 +451,23 @@ impl<T: Float, S: Float> Compiled<T, S> {
                     scores.copy_from_slice(&self.base);
                 }
             }
+            // Most blocks hold no missing value: their splits need no NaN test.
+            let nans = block_rows.iter().any(|x| x.is_nan());
+            let specials = !self.specials.is_empty();
             for tree in &self.trees {
                 if let Some(perfect) = &tree.perfect {
-                    if self.specials.is_empty() {
-                        self.add_perfect::<false>(
-                            perfect,
-                            tree.output,
-                            block_rows,
-                            n_features,
-                            block_out,
-                        );
-                    } else {
-                        self.add_perfect::<true>(
-                            perfect,
-                            tree.output,
-                            block_rows,
-                            n_features,
-                            block_out,
-                        );
+                    let args = (
+                        perfect,
+                        tree.output,
+                        block_rows,
+                        n_features,
+                        &mut *block_out,
+                    );
+                    match (specials, nans) {
+                        (false, false) => self.add_perfect::<false, false>(args),
+                        (false, true) => self.add_perfect::<false, true>(args),
+                        (true, false) => self.add_perfect::<true, false>(args),
+                        (true, true) => self.add_perfect::<true, true>(args),
                     }
                     continue;
                 }
