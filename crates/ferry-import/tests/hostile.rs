@@ -85,3 +85,15 @@ fn deeply_nested_json_is_rejected_cleanly() {
     let err = import(&bytes, &ImportOptions::default()).unwrap_err();
     assert!(err.to_string().contains("xgboost-json"), "{err}");
 }
+
+#[test]
+fn non_finite_statistics_in_xgboost_json_are_ignored() {
+    let original = fixture("xgboost/xgb_multi_softprob/model.json");
+    let text = String::from_utf8(original.clone()).unwrap();
+    let patched = text.replacen("\"loss_changes\":[", "\"loss_changes\":[NaN,-Infinity,", 1);
+    assert_ne!(patched, text, "the fixture has loss_changes");
+    let options = ImportOptions::default();
+    let a = import(&original, &options).unwrap();
+    let b = import(patched.as_bytes(), &options).unwrap();
+    assert_eq!(a, b);
+}

@@ -31,10 +31,21 @@ impl Format for XgboostJson {
     }
 
     fn import(&self, bytes: &[u8], options: &ImportOptions) -> Result<Model, ImportError> {
-        let doc: Value = serde_json::from_slice(bytes).map_err(|e| ImportError::Parse {
-            format: self.name(),
-            message: format!("invalid JSON: {e}"),
-        })?;
+        let doc: Value = match serde_json::from_slice(bytes) {
+            Ok(doc) => doc,
+            // XGBoost writes non-finite floats as bare `NaN` / `Infinity` (not JSON). They
+            // only occur in statistics ferry does not read (`loss_changes`,
+            // `sum_hessian`, …); read them as null, so a field ferry does use still fails
+            // with its name.
+            Err(first) => match replace_non_finite(bytes) {
+                Some(cleaned) => serde_json::from_slice(&cleaned),
+                None => Err(first),
+            }
+            .map_err(|e| ImportError::Parse {
+                format: self.name(),
+                message: format!("invalid JSON: {e}"),
+            })?,
+        };
         translate(self.name(), &doc, options)
     }
 }
@@ -57,6 +68,45 @@ impl Format for XgboostUbjson {
         })?;
         translate(self.name(), &doc, options)
     }
+}
+
+/// Replaces the bare tokens `NaN`, `Infinity` and `-Infinity` outside strings by `null`;
+/// `None` when there are none.
+fn replace_non_finite(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let (mut in_string, mut escaped, mut changed) = (false, false, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            out.push(b);
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        let rest = &bytes[i..];
+        let token = [&b"-Infinity"[..], b"Infinity", b"NaN"]
+            .into_iter()
+            .find(|t| rest.starts_with(t));
+        match token {
+            Some(t) => {
+                out.extend_from_slice(b"null");
+                i += t.len();
+                changed = true;
+            }
+            None => {
+                in_string = b == b'"';
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    changed.then_some(out)
 }
 
 /// How an objective maps to the IR.
@@ -615,4 +665,20 @@ fn read_categories(cats: &Node, inputs: &mut [Input]) -> Result<(), ImportError>
         input.levels = Some(levels);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_non_finite;
+
+    #[test]
+    fn bare_non_finite_tokens_become_null_outside_strings() {
+        let text = br#"{"a":[NaN,-Infinity,Infinity,1E0],"b":"NaN \"Infinity\""}"#;
+        let cleaned = replace_non_finite(text).unwrap();
+        assert_eq!(
+            String::from_utf8(cleaned).unwrap(),
+            r#"{"a":[null,null,null,1E0],"b":"NaN \"Infinity\""}"#
+        );
+        assert!(replace_non_finite(br#"{"a":"NaN"}"#).is_none());
+    }
 }
