@@ -29,7 +29,7 @@ pub enum TableFormat {
 }
 
 impl TableFormat {
-    /// The format of `path` from its extension; `-` is CSV.
+    /// The format of `path` from its extension; `-` and paths without one are CSV.
     pub fn from_path(path: &str) -> Result<TableFormat, IoError> {
         if path == "-" {
             return Ok(TableFormat::Csv);
@@ -40,7 +40,8 @@ impl TableFormat {
             .map(str::to_ascii_lowercase)
             .unwrap_or_default();
         match ext.as_str() {
-            "csv" | "txt" => Ok(TableFormat::Csv),
+            // No extension (`/dev/stdin`, a named pipe) reads as CSV, like `-`.
+            "csv" | "txt" | "" => Ok(TableFormat::Csv),
             "parquet" | "pq" => Ok(TableFormat::Parquet),
             "jsonl" | "ndjson" | "json" => Ok(TableFormat::JsonLines),
             "arrow" | "feather" | "ipc" | "arrows" => Ok(TableFormat::ArrowIpc),

@@ -217,12 +217,14 @@ pub fn open_reader(
         (Box::new(std::io::stdin()), None)
     } else {
         let file = File::open(path).map_err(open_error)?;
-        let len = file.metadata().map_err(open_error)?.len();
-        if len == 0 {
+        let metadata = file.metadata().map_err(open_error)?;
+        // Pipes and devices report no length; only a regular file can be known empty.
+        let len = metadata.is_file().then_some(metadata.len());
+        if len == Some(0) {
             return Err(IoError::Empty { path: path.into() });
         }
         match format {
-            TableFormat::Csv | TableFormat::JsonLines => (Box::new(file), Some(len)),
+            TableFormat::Csv | TableFormat::JsonLines => (Box::new(file), len),
             TableFormat::Parquet => return parquet_reader(path, file, model, options),
             TableFormat::ArrowIpc => return ipc_reader(path, file, model, options),
         }

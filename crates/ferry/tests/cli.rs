@@ -385,3 +385,25 @@ fn usage_errors_exit_2() {
         .success()
         .stdout(predicate::str::contains("predict"));
 }
+
+#[test]
+fn a_path_without_extension_reads_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read(fixture("lgb_multiclass", "input.csv")).unwrap();
+    let bare = write(dir.path(), "rows", &text);
+    let out = stdout(
+        ferry()
+            .arg("predict")
+            .arg(fixture("lgb_multiclass", "model.txt"))
+            .arg("-i")
+            .arg(&bare),
+    );
+    let reference = stdout(
+        ferry()
+            .arg("predict")
+            .arg(fixture("lgb_multiclass", "model.txt"))
+            .arg("-i")
+            .arg(fixture("lgb_multiclass", "input.csv")),
+    );
+    assert_eq!(out, reference);
+}
