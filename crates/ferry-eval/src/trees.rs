@@ -26,13 +26,21 @@ const INDEX_MASK: u32 = SPECIAL - 1;
 /// Rows evaluated together against one tree, so that tree stays in cache.
 pub(crate) const BLOCK: usize = 64;
 
-/// An internal node. `feature` holds the feature index (or, for SPECIAL nodes, the index
-/// into `specials`) and the flags; `left`/`right` are node indices or `LEAF | leaf index`.
+/// What a split tests: go left when `row[feature] < threshold`. `feature` holds the
+/// feature index (or, for SPECIAL nodes, the index into `specials`) and the flags.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Decision<T> {
+    threshold: T,
+    feature: u32,
+}
+
+/// An internal node of the pointer layout; `left`/`right` are node indices or
+/// `LEAF | leaf index`.
 #[derive(Clone, Copy)]
 #[repr(C)]
 struct FlatNode<T> {
-    threshold: T,
-    feature: u32,
+    decision: Decision<T>,
     left: u32,
     right: u32,
 }
@@ -65,13 +73,6 @@ struct Perfect {
     nodes: usize,
     /// Into `Compiled::perfect_refs`, `2^depth` references (node or `LEAF | leaf`).
     refs: usize,
-}
-
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct PerfectNode<T> {
-    threshold: T,
-    feature: u32,
 }
 
 struct Special {
@@ -118,8 +119,10 @@ pub(crate) struct Compiled<T: Float, S: Float> {
     nodes: Vec<FlatNode<T>>,
     leaves: Vec<S>,
     trees: Vec<FlatTree>,
-    perfect_nodes: Vec<PerfectNode<T>>,
+    perfect_nodes: Vec<Decision<T>>,
     perfect_refs: Vec<u32>,
+    /// One more than the largest feature index a simple node reads.
+    row_len: usize,
     specials: Vec<Special>,
     n_outputs: usize,
     base: Vec<S>,
@@ -198,8 +201,10 @@ impl<T: Float, S: Float> Compiled<T, S> {
                     }
                     Node::Split(_) => {
                         nodes.push(FlatNode {
-                            threshold: T::from_f64(0.0),
-                            feature: 0,
+                            decision: Decision {
+                                threshold: T::from_f64(0.0),
+                                feature: 0,
+                            },
                             left: 0,
                             right: 0,
                         });
@@ -225,8 +230,10 @@ impl<T: Float, S: Float> Compiled<T, S> {
                 };
                 match simple {
                     Some((t, nan_left)) => {
-                        flat.threshold = t;
-                        flat.feature = split.feature as u32 | if nan_left { NAN_LEFT } else { 0 };
+                        flat.decision = Decision {
+                            threshold: t,
+                            feature: split.feature as u32 | if nan_left { NAN_LEFT } else { 0 },
+                        };
                     }
                     None => {
                         let mut test = split.test.clone();
@@ -238,7 +245,7 @@ impl<T: Float, S: Float> Compiled<T, S> {
                             test,
                             missing: split.missing,
                         });
-                        flat.feature = SPECIAL | (specials.len() as u32 - 1);
+                        flat.decision.feature = SPECIAL | (specials.len() as u32 - 1);
                     }
                 }
             }
@@ -254,6 +261,16 @@ impl<T: Float, S: Float> Compiled<T, S> {
             trees,
             perfect_nodes: Vec::new(),
             perfect_refs: Vec::new(),
+            row_len: ensemble
+                .trees
+                .iter()
+                .flat_map(|t| &t.nodes)
+                .filter_map(|node| match node {
+                    Node::Split(s) => Some(s.feature + 1),
+                    Node::Leaf { .. } => None,
+                })
+                .max()
+                .unwrap_or(0),
             specials,
             n_outputs: ensemble.n_outputs,
             base: ensemble
@@ -304,7 +321,7 @@ impl<T: Float, S: Float> Compiled<T, S> {
             }
             let balanced = self.leaves_of(root).next_power_of_two().trailing_zeros();
             let depth = depth.min(balanced + 1).min(MAX_PERFECT_DEPTH);
-            let padding = PerfectNode {
+            let padding = Decision {
                 threshold: T::from_f64(f64::NAN),
                 feature: 0,
             };
@@ -332,45 +349,59 @@ impl<T: Float, S: Float> Compiled<T, S> {
             return;
         }
         let node = self.nodes[at as usize];
-        self.perfect_nodes[nodes + position] = PerfectNode {
-            threshold: node.threshold,
-            feature: node.feature,
-        };
+        self.perfect_nodes[nodes + position] = node.decision;
         self.fill(node.left, 2 * position + 1, depth, nodes, refs);
         self.fill(node.right, 2 * position + 2, depth, nodes, refs);
     }
 
     /// Finishes a walk from `at` (a node or `LEAF | leaf`) with the pointer layout.
+    ///
+    /// # Safety
+    /// As [`Self::goes_left`].
     #[inline(always)]
-    fn walk<const SPECIALS: bool>(&self, mut at: u32, row: &[T]) -> S {
+    unsafe fn walk<const SPECIALS: bool>(&self, mut at: u32, row: &[T]) -> S {
         while at & LEAF == 0 {
             let node = &self.nodes[at as usize];
-            let left = self.goes_left::<SPECIALS>(
-                PerfectNode {
-                    threshold: node.threshold,
-                    feature: node.feature,
-                },
-                row,
-            );
+            // SAFETY: forwarded from the caller.
+            let left = unsafe { self.goes_left::<SPECIALS, true>(node.decision, row) };
             at = if left { node.left } else { node.right };
         }
         self.leaves[(at & !LEAF) as usize]
     }
 
+    /// The one decision procedure of compiled splits. `SPECIALS` is false when the
+    /// ensemble has no special nodes and `NANS` when the row holds no NaN, each removing
+    /// work from the innermost loop.
+    ///
+    /// # Safety
+    /// `row` must start at a row and hold at least `self.row_len` values, so that every
+    /// feature index of the compiled nodes is in bounds.
     #[inline(always)]
-    fn goes_left<const SPECIALS: bool>(&self, node: PerfectNode<T>, row: &[T]) -> bool {
-        if SPECIALS && node.feature & SPECIAL != 0 {
-            return self.specials[(node.feature & INDEX_MASK) as usize].go_left(row);
+    unsafe fn goes_left<const SPECIALS: bool, const NANS: bool>(
+        &self,
+        decision: Decision<T>,
+        row: &[T],
+    ) -> bool {
+        if SPECIALS && decision.feature & SPECIAL != 0 {
+            return self.specials[(decision.feature & INDEX_MASK) as usize].go_left(row);
         }
-        let x = row[(node.feature & INDEX_MASK) as usize];
-        (x < node.threshold) | (x.is_nan() & (node.feature & NAN_LEFT != 0))
+        let index = (decision.feature & INDEX_MASK) as usize;
+        debug_assert!(index < row.len());
+        // SAFETY: the caller guarantees `row` covers every feature index.
+        let x = unsafe { *row.get_unchecked(index) };
+        if NANS {
+            (x < decision.threshold) | (x.is_nan() & (decision.feature & NAN_LEFT != 0))
+        } else {
+            x < decision.threshold
+        }
     }
 
     /// Adds the leaf of every row of the block to its output, for a complete tree.
-    /// `SPECIALS` is false when the ensemble has no special nodes and `NANS` when the
-    /// block holds no NaN, each removing work from the innermost loop.
+    ///
+    /// # Safety
+    /// `n_features >= self.row_len` and `rows` holds whole rows of `n_features` values.
     #[inline]
-    fn add_perfect<const SPECIALS: bool, const NANS: bool>(
+    unsafe fn add_perfect<const SPECIALS: bool, const NANS: bool>(
         &self,
         (perfect, output, rows, n_features, out): (&Perfect, usize, &[T], usize, &mut [S]),
     ) {
@@ -386,29 +417,23 @@ impl<T: Float, S: Float> Compiled<T, S> {
             for _ in 0..perfect.depth {
                 for (lane, position) in at.iter_mut().enumerate() {
                     // SAFETY: after k < depth steps from the root, `position` is below
-                    // 2^(k+1) - 1 <= internal = nodes.len(); feature indices were
-                    // validated against the model's inputs, and `block` holds LANES
-                    // rows of `n_features` values.
-                    let node = unsafe { *nodes.get_unchecked(*position) };
-                    let left = if SPECIALS && node.feature & SPECIAL != 0 {
-                        let row = &block[lane * n_features..(lane + 1) * n_features];
-                        self.specials[(node.feature & INDEX_MASK) as usize].go_left(row)
-                    } else {
-                        let index = lane * n_features + (node.feature & INDEX_MASK) as usize;
-                        debug_assert!(index < block.len());
-                        let x = unsafe { *block.get_unchecked(index) };
-                        if NANS {
-                            (x < node.threshold) | (x.is_nan() & (node.feature & NAN_LEFT != 0))
-                        } else {
-                            x < node.threshold
-                        }
+                    // 2^(k+1) - 1 <= internal = nodes.len(); `block` holds LANES rows
+                    // of `n_features >= row_len` values.
+                    let (node, row) = unsafe {
+                        (
+                            *nodes.get_unchecked(*position),
+                            block.get_unchecked(lane * n_features..),
+                        )
                     };
+                    // SAFETY: `row` starts at a row of `n_features >= row_len` values.
+                    let left = unsafe { self.goes_left::<SPECIALS, NANS>(node, row) };
                     *position = 2 * *position + 2 - usize::from(left);
                 }
             }
             for (lane, position) in at.iter().enumerate() {
                 let row = &block[lane * n_features..(lane + 1) * n_features];
-                let value = self.walk::<SPECIALS>(refs[position - internal], row);
+                // SAFETY: a whole row.
+                let value = unsafe { self.walk::<SPECIALS>(refs[position - internal], row) };
                 let slot = &mut out[(r + lane) * n + output];
                 *slot = *slot + value;
             }
@@ -418,10 +443,12 @@ impl<T: Float, S: Float> Compiled<T, S> {
             let row = &rows[r * n_features..(r + 1) * n_features];
             let mut position = 0;
             for _ in 0..perfect.depth {
-                let left = self.goes_left::<SPECIALS>(nodes[position], row);
+                // SAFETY: a whole row.
+                let left = unsafe { self.goes_left::<SPECIALS, NANS>(nodes[position], row) };
                 position = 2 * position + 2 - usize::from(left);
             }
-            let value = self.walk::<SPECIALS>(refs[position - internal], row);
+            // SAFETY: a whole row.
+            let value = unsafe { self.walk::<SPECIALS>(refs[position - internal], row) };
             let slot = &mut out[r * n + output];
             *slot = *slot + value;
         }
@@ -439,6 +466,8 @@ impl<T: Float, S: Float> Compiled<T, S> {
     /// (row-major, `n_outputs` per row).
     pub(crate) fn raw_scores(&self, rows: &[T], n_features: usize, out: &mut [S]) {
         let n = self.n_outputs;
+        // The traversal indexes rows without bounds checks; this makes it sound.
+        assert!(n_features >= self.row_len && rows.len() == out.len() / n * n_features);
         for (block_rows, block_out) in rows
             .chunks(BLOCK * n_features)
             .zip(out.chunks_mut(BLOCK * n))
@@ -463,17 +492,22 @@ impl<T: Float, S: Float> Compiled<T, S> {
                         n_features,
                         &mut *block_out,
                     );
-                    match (specials, nans) {
-                        (false, false) => self.add_perfect::<false, false>(args),
-                        (false, true) => self.add_perfect::<false, true>(args),
-                        (true, false) => self.add_perfect::<true, false>(args),
-                        (true, true) => self.add_perfect::<true, true>(args),
+                    // SAFETY: `n_features >= row_len` was checked above, and the block
+                    // holds whole rows.
+                    unsafe {
+                        match (specials, nans) {
+                            (false, false) => self.add_perfect::<false, false>(args),
+                            (false, true) => self.add_perfect::<false, true>(args),
+                            (true, false) => self.add_perfect::<true, false>(args),
+                            (true, true) => self.add_perfect::<true, true>(args),
+                        }
                     }
                     continue;
                 }
                 for r in 0..n_rows {
                     let row = &block_rows[r * n_features..(r + 1) * n_features];
-                    let value = self.walk::<true>(tree.root, row);
+                    // SAFETY: a whole row of `n_features >= row_len` values.
+                    let value = unsafe { self.walk::<true>(tree.root, row) };
                     let slot = &mut block_out[r * n + tree.output];
                     *slot = *slot + value;
                 }

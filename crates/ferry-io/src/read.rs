@@ -45,6 +45,24 @@ pub struct BatchReader {
 }
 
 impl BatchReader {
+    fn new(
+        path: &str,
+        file_columns: Vec<String>,
+        inner: Batches,
+        bytes_read: Arc<AtomicU64>,
+        total_bytes: Option<u64>,
+    ) -> BatchReader {
+        BatchReader {
+            path: path.into(),
+            file_columns,
+            inner,
+            bytes_read,
+            total_bytes,
+            rows: 0,
+            failed: false,
+        }
+    }
+
     /// A counter of the bytes consumed so far (CSV and JSON Lines, with
     /// [`BatchReader::total_bytes`]), readable from another thread for a progress bar.
     pub fn bytes_counter(&self) -> Arc<AtomicU64> {
@@ -275,15 +293,13 @@ pub fn open_reader(
                     path: path.into(),
                     message: describe(&e, &[]),
                 })?;
-            Ok(BatchReader {
-                path: path.into(),
-                file_columns: names,
-                inner: Box::new(inner),
+            Ok(BatchReader::new(
+                path,
+                names,
+                Box::new(inner),
                 bytes_read,
                 total_bytes,
-                rows: 0,
-                failed: false,
-            })
+            ))
         }
         TableFormat::Parquet | TableFormat::ArrowIpc => Err(IoError::Parse {
             path: path.into(),
@@ -336,15 +352,13 @@ fn csv_reader(
             path: path.into(),
             message: describe(&e, &names),
         })?;
-    Ok(BatchReader {
-        path: path.into(),
-        file_columns: names,
-        inner: Box::new(inner),
+    Ok(BatchReader::new(
+        path,
+        names,
+        Box::new(inner),
         bytes_read,
         total_bytes,
-        rows: 0,
-        failed: false,
-    })
+    ))
 }
 
 /// Splits a CSV header row, honouring double quotes.
@@ -392,15 +406,13 @@ fn parquet_reader(
         .with_projection(mask)
         .build()
         .map_err(parse)?;
-    Ok(BatchReader {
-        path: path.into(),
-        file_columns: names,
-        inner: Box::new(reader),
-        bytes_read: Arc::new(AtomicU64::new(0)),
-        total_bytes: None,
-        rows: 0,
-        failed: false,
-    })
+    Ok(BatchReader::new(
+        path,
+        names,
+        Box::new(reader),
+        Arc::new(AtomicU64::new(0)),
+        None,
+    ))
 }
 
 fn ipc_reader(
@@ -431,15 +443,13 @@ fn ipc_reader(
         (names, Box::new(reader))
     };
     project(path, &names, model, &options.keep)?;
-    Ok(BatchReader {
-        path: path.into(),
-        file_columns: names,
+    Ok(BatchReader::new(
+        path,
+        names,
         inner,
-        bytes_read: Arc::new(AtomicU64::new(0)),
-        total_bytes: None,
-        rows: 0,
-        failed: false,
-    })
+        Arc::new(AtomicU64::new(0)),
+        None,
+    ))
 }
 
 fn field_names(schema: &Schema) -> Vec<String> {

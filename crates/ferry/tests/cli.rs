@@ -50,6 +50,16 @@ fn error(cmd: &mut Command) -> String {
     lines[0].to_string()
 }
 
+/// The header row of a fixture's input.csv.
+fn header(case: &str) -> String {
+    std::fs::read_to_string(fixture(case, "input.csv"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 fn write(dir: &Path, name: &str, contents: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
@@ -134,14 +144,7 @@ fn every_table_format_gives_the_same_predictions() {
     for ext in ["parquet", "arrow", "jsonl", "csv"] {
         // ferry's own writer produces the table in each format (predictions with the
         // inputs kept), which is then read back as input.
-        let names: Vec<String> = std::fs::read_to_string(&input)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap()
-            .split(',')
-            .map(String::from)
-            .collect();
+        let names = header("lgb_categorical");
         let table = dir.path().join(format!("table.{ext}"));
         stdout(
             ferry()
@@ -152,7 +155,7 @@ fn every_table_format_gives_the_same_predictions() {
                 .arg("-o")
                 .arg(&table)
                 .arg("--keep")
-                .arg(names.join(",")),
+                .arg(&names),
         );
         assert!(table.metadata().unwrap().len() > 0, "{ext}");
         let again = stdout(
@@ -268,12 +271,7 @@ fn unknown_objectives_are_named() {
 #[test]
 fn bad_tables_name_the_file_and_column() {
     let model = fixture("lgb_regression_l2", "model.txt");
-    let header = std::fs::read_to_string(fixture("lgb_regression_l2", "input.csv"))
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .to_string();
+    let header = header("lgb_regression_l2");
     let first = header.split(',').next().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
 
@@ -338,11 +336,10 @@ fn bad_tables_name_the_file_and_column() {
 #[test]
 fn a_failed_run_leaves_no_output_file() {
     let model = fixture("lgb_regression_l2", "model.txt");
-    let text = std::fs::read_to_string(fixture("lgb_regression_l2", "input.csv")).unwrap();
-    let header = text.lines().next().unwrap();
+    let header = header("lgb_regression_l2");
     let n = header.split(',').count();
     // Many good rows, then a bad one: earlier batches were already scored and written.
-    let mut body = String::from(header);
+    let mut body = header.clone();
     body.push('\n');
     for _ in 0..200 {
         body.push_str(&vec!["0.25"; n].join(","));
