@@ -17,6 +17,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Score a table with a model: CSV, Parquet, JSON Lines or Arrow in and out.
     Predict(PredictArgs),
+    /// Compile a model into one SQL query that scores a table inside the database.
+    Sql(SqlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -76,4 +78,34 @@ pub struct PredictArgs {
     /// Never show a progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// SQL dialect.
+    #[arg(long, short, value_name = "DIALECT", value_parser = clap::builder::PossibleValuesParser::new(ferry_sql::DIALECT_NAMES))]
+    pub dialect: String,
+
+    /// Table to score (`schema.table` quotes each part).
+    #[arg(long, short, value_name = "TABLE", default_value = "input")]
+    pub table: String,
+
+    /// Table columns to return before the predictions (comma-separated or repeated).
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub keep: Vec<String>,
+
+    /// Also return the untransformed scores (margins): `raw`, or `raw_<class>` per class.
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Wrap the query as `CREATE VIEW NAME AS …`.
+    #[arg(long, value_name = "NAME")]
+    pub view: Option<String>,
+
+    /// Write the SQL to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE", default_value = "-")]
+    pub output: String,
 }

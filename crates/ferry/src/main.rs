@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Inspect(args) => commands::inspect(&args),
         cli::Command::Predict(args) => commands::predict(&args),
+        cli::Command::Sql(args) => commands::sql(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

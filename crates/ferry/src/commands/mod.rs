@@ -2,6 +2,8 @@
 
 mod inspect;
 mod predict;
+mod sql;
 
 pub use inspect::inspect;
 pub use predict::predict;
+pub use sql::sql;

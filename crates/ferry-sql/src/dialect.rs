@@ -1,0 +1,462 @@
+//! Every difference between SQL engines that the generated SQL depends on.
+//!
+//! The defaults are ANSI SQL; each engine overrides what it does differently. Adding a
+//! dialect is one struct here and one line in [`dialect`].
+
+use std::fmt::Write;
+
+/// How a dialect rounds a float64 value to float32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Float32 {
+    /// `CAST(x AS <type>)`.
+    Cast(&'static str),
+    /// `<function>(x)`.
+    Function(&'static str),
+}
+
+/// The per-engine parts of the SQL ferry writes.
+pub trait Dialect: Sync {
+    /// The `--dialect` name.
+    fn name(&self) -> &'static str;
+
+    /// Appends `name` as a quoted identifier.
+    fn quote_ident(&self, name: &str, out: &mut String) {
+        quote_doubling(name, '"', '"', out);
+    }
+
+    /// Appends `s` as a string literal.
+    fn quote_str(&self, s: &str, out: &mut String) {
+        quote_doubling(s, '\'', '\'', out);
+    }
+
+    /// Appends a float64 literal that the engine reads as exactly `x` (finite), typed as
+    /// a double (not DECIMAL/NUMERIC, whose arithmetic would differ).
+    fn float(&self, x: f64, out: &mut String) {
+        float_literal(x, "", "", out);
+    }
+
+    /// How to round to float32; `None` when the engine only computes in float64 (sums
+    /// that the source does in float32 are then done in float64).
+    fn float32(&self) -> Option<Float32> {
+        None
+    }
+
+    /// The float64 type, for casts.
+    fn float64_type(&self) -> &'static str {
+        "DOUBLE PRECISION"
+    }
+
+    /// A function returning the largest of its (non-NULL) arguments; `None` for a CASE.
+    fn greatest(&self) -> Option<&'static str> {
+        Some("GREATEST")
+    }
+
+    /// Arguments of EXP are clamped below at this value in engines that raise an error
+    /// on underflow instead of returning 0.
+    fn exp_floor(&self) -> Option<f64> {
+        None
+    }
+
+    /// Deepest CASE nesting the engine accepts; deeper trees are written flat.
+    fn max_case_nesting(&self) -> usize {
+        usize::MAX
+    }
+
+    /// Trees added to the running score per CTE: keeps expression depth within the
+    /// engine's parser and planner limits.
+    fn trees_per_step(&self) -> usize {
+        50
+    }
+
+    /// `AS` between a table expression and its alias (Oracle has none).
+    fn table_alias_as(&self) -> &'static str {
+        " AS "
+    }
+
+    /// `CREATE VIEW` for `query`.
+    fn create_view(&self, name: &str, query: &str) -> String {
+        let mut out = String::from("CREATE VIEW ");
+        quote_path(self, name, &mut out);
+        out.push_str(" AS\n");
+        out.push_str(query);
+        out
+    }
+}
+
+/// Appends a possibly dotted name (`schema.table`), each part quoted.
+pub(crate) fn quote_path<D: Dialect + ?Sized>(d: &D, path: &str, out: &mut String) {
+    for (i, part) in path.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        d.quote_ident(part, out);
+    }
+}
+
+fn quote_doubling(s: &str, open: char, close: char, out: &mut String) {
+    out.push(open);
+    for c in s.chars() {
+        if c == close {
+            out.push(close);
+        }
+        out.push(c);
+    }
+    out.push(close);
+}
+
+/// Quoting where backslash is an escape character inside quotes.
+fn quote_backslash(s: &str, quote: char, out: &mut String) {
+    out.push(quote);
+    for c in s.chars() {
+        if c == quote || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push(quote);
+}
+
+/// Shortest round-trip digits in scientific notation (`1.5e0`, `-2.5e-7`), which every
+/// engine reads as an approximate (floating) literal rather than a DECIMAL. Negative
+/// values are parenthesised so that `a - -1e0` cannot become a `--` comment.
+pub(crate) fn float_literal(x: f64, prefix: &str, suffix: &str, out: &mut String) {
+    debug_assert!(x.is_finite());
+    let x = if x == 0.0 { 0.0 } else { x };
+    if x < 0.0 {
+        let _ = write!(out, "(-{prefix}{:e}{suffix})", -x);
+    } else {
+        let _ = write!(out, "{prefix}{x:e}{suffix}");
+    }
+}
+
+/// Standard SQL. No float32 arithmetic is assumed and GREATEST is spelled as a CASE.
+pub struct Ansi;
+impl Dialect for Ansi {
+    fn name(&self) -> &'static str {
+        "ansi"
+    }
+    fn greatest(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+pub struct Sqlite;
+impl Dialect for Sqlite {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+    /// The parser's fixed stack (100 entries in common builds) overflows at about 20
+    /// nested CASEs.
+    fn max_case_nesting(&self) -> usize {
+        12
+    }
+    /// SQLite's scalar `max(a, b, …)`.
+    fn greatest(&self) -> Option<&'static str> {
+        Some("MAX")
+    }
+}
+
+pub struct DuckDb;
+impl Dialect for DuckDb {
+    fn float64_type(&self) -> &'static str {
+        "DOUBLE"
+    }
+    fn name(&self) -> &'static str {
+        "duckdb"
+    }
+    fn float32(&self) -> Option<Float32> {
+        Some(Float32::Cast("FLOAT"))
+    }
+}
+
+pub struct Postgres;
+impl Dialect for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+    /// `1.5e0` is NUMERIC in PostgreSQL, and NUMERIC arithmetic is decimal: type it.
+    fn float(&self, x: f64, out: &mut String) {
+        float_literal(x, "", "::float8", out);
+    }
+    fn float32(&self) -> Option<Float32> {
+        Some(Float32::Cast("REAL"))
+    }
+    /// `exp()` raises "value out of range: underflow" below about -745.
+    fn exp_floor(&self) -> Option<f64> {
+        Some(-700.0)
+    }
+}
+
+/// MySQL and MariaDB (default `sql_mode`: backtick identifiers, backslash escapes).
+pub struct MySql {
+    name: &'static str,
+}
+impl Dialect for MySql {
+    fn float64_type(&self) -> &'static str {
+        "DOUBLE"
+    }
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn quote_ident(&self, name: &str, out: &mut String) {
+        quote_doubling(name, '`', '`', out);
+    }
+    /// A backslash is written as `CHAR(92 …)` so the literal means the same with and
+    /// without `NO_BACKSLASH_ESCAPES`.
+    fn quote_str(&self, s: &str, out: &mut String) {
+        if !s.contains('\\') {
+            return quote_doubling(s, '\'', '\'', out);
+        }
+        out.push_str("CONCAT(");
+        for (i, part) in s.split('\\').enumerate() {
+            if i > 0 {
+                out.push_str(", CHAR(92 USING utf8mb4), ");
+            }
+            quote_doubling(part, '\'', '\'', out);
+        }
+        out.push(')');
+    }
+}
+
+pub struct SqlServer;
+impl Dialect for SqlServer {
+    fn float64_type(&self) -> &'static str {
+        "FLOAT"
+    }
+    fn name(&self) -> &'static str {
+        "sqlserver"
+    }
+    fn quote_ident(&self, name: &str, out: &mut String) {
+        quote_doubling(name, '[', ']', out);
+    }
+    /// `N'…'`: without the prefix, characters outside the code page become `?`.
+    fn quote_str(&self, s: &str, out: &mut String) {
+        out.push('N');
+        quote_doubling(s, '\'', '\'', out);
+    }
+    fn float32(&self) -> Option<Float32> {
+        Some(Float32::Cast("REAL"))
+    }
+    /// GREATEST arrived only in SQL Server 2022.
+    fn greatest(&self) -> Option<&'static str> {
+        None
+    }
+    /// "Case expressions may only be nested to level 10."
+    fn max_case_nesting(&self) -> usize {
+        10
+    }
+}
+
+pub struct BigQuery;
+impl Dialect for BigQuery {
+    fn float64_type(&self) -> &'static str {
+        "FLOAT64"
+    }
+    fn name(&self) -> &'static str {
+        "bigquery"
+    }
+    fn quote_ident(&self, name: &str, out: &mut String) {
+        quote_backslash(name, '`', out);
+    }
+    fn quote_str(&self, s: &str, out: &mut String) {
+        quote_backslash(s, '\'', out);
+    }
+    fn create_view(&self, name: &str, query: &str) -> String {
+        let mut out = String::from("CREATE VIEW ");
+        // BigQuery paths (`project.dataset.view`) are one backquoted identifier.
+        self.quote_ident(name, &mut out);
+        out.push_str(" AS\n");
+        out.push_str(query);
+        out
+    }
+}
+
+pub struct Snowflake;
+impl Dialect for Snowflake {
+    fn float64_type(&self) -> &'static str {
+        "DOUBLE"
+    }
+    fn name(&self) -> &'static str {
+        "snowflake"
+    }
+    /// Snowflake reads backslash escapes inside single quotes.
+    fn quote_str(&self, s: &str, out: &mut String) {
+        quote_backslash(s, '\'', out);
+    }
+    fn float(&self, x: f64, out: &mut String) {
+        float_literal(x, "", "::FLOAT", out);
+    }
+}
+
+/// Spark SQL and Databricks.
+pub struct Spark;
+impl Dialect for Spark {
+    fn float64_type(&self) -> &'static str {
+        "DOUBLE"
+    }
+    fn name(&self) -> &'static str {
+        "spark"
+    }
+    fn quote_ident(&self, name: &str, out: &mut String) {
+        quote_doubling(name, '`', '`', out);
+    }
+    fn quote_str(&self, s: &str, out: &mut String) {
+        quote_backslash(s, '\'', out);
+    }
+    /// `D` makes the literal a DOUBLE whatever `exponentLiteralAsDecimal` says.
+    fn float(&self, x: f64, out: &mut String) {
+        float_literal(x, "", "D", out);
+    }
+    fn float32(&self) -> Option<Float32> {
+        Some(Float32::Cast("FLOAT"))
+    }
+}
+
+/// Trino, Presto and Athena.
+pub struct Trino;
+impl Dialect for Trino {
+    fn float64_type(&self) -> &'static str {
+        "DOUBLE"
+    }
+    fn name(&self) -> &'static str {
+        "trino"
+    }
+    fn float32(&self) -> Option<Float32> {
+        Some(Float32::Cast("REAL"))
+    }
+}
+
+pub struct ClickHouse;
+impl Dialect for ClickHouse {
+    fn float64_type(&self) -> &'static str {
+        "Float64"
+    }
+    fn name(&self) -> &'static str {
+        "clickhouse"
+    }
+    /// ClickHouse reads backslash escapes inside both kinds of quotes.
+    fn quote_ident(&self, name: &str, out: &mut String) {
+        quote_backslash(name, '"', out);
+    }
+    fn quote_str(&self, s: &str, out: &mut String) {
+        quote_backslash(s, '\'', out);
+    }
+    fn float32(&self) -> Option<Float32> {
+        Some(Float32::Function("toFloat32"))
+    }
+    /// `max_ast_depth` defaults to 1000.
+    fn trees_per_step(&self) -> usize {
+        25
+    }
+}
+
+pub struct Oracle;
+impl Dialect for Oracle {
+    fn float64_type(&self) -> &'static str {
+        "BINARY_DOUBLE"
+    }
+    fn name(&self) -> &'static str {
+        "oracle"
+    }
+    /// `d` makes the literal a BINARY_DOUBLE rather than a decimal NUMBER.
+    fn float(&self, x: f64, out: &mut String) {
+        float_literal(x, "", "d", out);
+    }
+    fn float32(&self) -> Option<Float32> {
+        Some(Float32::Function("TO_BINARY_FLOAT"))
+    }
+    fn table_alias_as(&self) -> &'static str {
+        " "
+    }
+}
+
+/// The names `--dialect` accepts.
+pub const DIALECT_NAMES: [&str; 13] = [
+    "ansi",
+    "sqlite",
+    "duckdb",
+    "postgres",
+    "mysql",
+    "mariadb",
+    "sqlserver",
+    "bigquery",
+    "snowflake",
+    "spark",
+    "trino",
+    "clickhouse",
+    "oracle",
+];
+
+/// The dialect called `name` (as in [`DIALECT_NAMES`], plus a few common aliases).
+pub fn dialect(name: &str) -> Option<&'static dyn Dialect> {
+    static MYSQL: MySql = MySql { name: "mysql" };
+    static MARIADB: MySql = MySql { name: "mariadb" };
+    Some(match name.to_ascii_lowercase().as_str() {
+        "ansi" => &Ansi,
+        "sqlite" => &Sqlite,
+        "duckdb" => &DuckDb,
+        "postgres" | "postgresql" | "redshift" => &Postgres,
+        "mysql" => &MYSQL,
+        "mariadb" => &MARIADB,
+        "sqlserver" | "mssql" | "tsql" => &SqlServer,
+        "bigquery" => &BigQuery,
+        "snowflake" => &Snowflake,
+        "spark" | "databricks" => &Spark,
+        "trino" | "presto" | "athena" => &Trino,
+        "clickhouse" => &ClickHouse,
+        "oracle" => &Oracle,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ident(d: &dyn Dialect, s: &str) -> String {
+        let mut out = String::new();
+        d.quote_ident(s, &mut out);
+        out
+    }
+
+    fn string(d: &dyn Dialect, s: &str) -> String {
+        let mut out = String::new();
+        d.quote_str(s, &mut out);
+        out
+    }
+
+    #[test]
+    fn every_name_resolves() {
+        for name in DIALECT_NAMES {
+            assert_eq!(dialect(name).map(|d| d.name()), Some(name));
+        }
+        assert!(dialect("nosuch").is_none());
+    }
+
+    #[test]
+    fn quoting_escapes_the_closing_character() {
+        assert_eq!(ident(&Ansi, r#"a"b"#), r#""a""b""#);
+        assert_eq!(ident(&SqlServer, "a]b"), "[a]]b]");
+        assert_eq!(ident(dialect("mysql").unwrap(), "a`b"), "`a``b`");
+        assert_eq!(ident(&ClickHouse, r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(string(&Postgres, r"it's \"), r"'it''s \'");
+        assert_eq!(string(&Spark, r"it's \"), r"'it\'s \\'");
+        assert_eq!(
+            string(dialect("mariadb").unwrap(), r"a\b'"),
+            r"CONCAT('a', CHAR(92 USING utf8mb4), 'b''')"
+        );
+        assert_eq!(string(&SqlServer, "é"), "N'é'");
+    }
+
+    #[test]
+    fn float_literals_round_trip_and_never_form_comments() {
+        for x in [0.1, -0.1, 1e300, -5e-324, 123456.789, 0.0, -0.0, 3.0] {
+            let mut out = String::new();
+            float_literal(x, "", "", &mut out);
+            let text = out.trim_start_matches('(').trim_end_matches(')');
+            assert_eq!(text.parse::<f64>().unwrap(), if x == 0.0 { 0.0 } else { x });
+            assert!(!out.contains("--"));
+            assert!(out.contains('e'), "{out} must read as approximate");
+        }
+    }
+}

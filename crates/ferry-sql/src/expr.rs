@@ -1,0 +1,205 @@
+//! A small SQL expression tree, rendered through a [`Dialect`].
+//!
+//! Lowering builds these; only rendering knows about quoting and literal syntax, so a
+//! value from a model file can reach the SQL text only through [`Dialect::quote_ident`],
+//! [`Dialect::quote_str`] or a number formatter.
+
+use std::fmt::Write;
+
+use crate::dialect::{Dialect, Float32};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expr {
+    /// A column ferry named itself (`f0`, `s1`): plain ASCII, never quoted.
+    Internal(String),
+    /// A user's column or table name: always quoted.
+    Column(String),
+    /// A float64 literal (finite).
+    Float(f64),
+    Int(i64),
+    Str(String),
+    Null,
+    Bin(Box<Expr>, Op, Box<Expr>),
+    /// `a + b + c`, left to right (the order of the sum is part of its value).
+    Sum(Vec<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    IsNull(Box<Expr>),
+    Not(Box<Expr>),
+    /// `x IN (…)`; the list is never empty.
+    In(Box<Expr>, Vec<Expr>),
+    /// `CASE WHEN c THEN v … ELSE e END`.
+    Case(Vec<(Expr, Expr)>, Box<Expr>),
+    /// Round to the nearest float32 (ties to even), where the dialect has float32.
+    Float32(Box<Expr>),
+    /// Widen to float64 (in dialects with float32, whose REAL arithmetic stays REAL).
+    Float64(Box<Expr>),
+    Exp(Box<Expr>),
+    /// The largest of the values (none is NULL).
+    Greatest(Vec<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Sub,
+    Mul,
+    Div,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Sub => "-",
+            Op::Mul => "*",
+            Op::Div => "/",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+pub(crate) fn bin(a: Expr, op: Op, b: Expr) -> Expr {
+    Expr::Bin(Box::new(a), op, Box::new(b))
+}
+
+pub(crate) fn internal(name: impl Into<String>) -> Expr {
+    Expr::Internal(name.into())
+}
+
+impl Expr {
+    pub(crate) fn render(&self, d: &dyn Dialect, out: &mut String) {
+        match self {
+            Expr::Internal(name) => out.push_str(name),
+            Expr::Column(name) => d.quote_ident(name, out),
+            Expr::Float(x) => d.float(*x, out),
+            Expr::Int(i) => {
+                if *i < 0 {
+                    // Parenthesised so that `a - -1` cannot become a `--` comment.
+                    let _ = write!(out, "({i})");
+                } else {
+                    let _ = write!(out, "{i}");
+                }
+            }
+            Expr::Str(s) => d.quote_str(s, out),
+            Expr::Null => out.push_str("NULL"),
+            Expr::Float64(x) => {
+                out.push_str("CAST(");
+                x.render(d, out);
+                let _ = write!(out, " AS {})", d.float64_type());
+            }
+            Expr::Bin(a, op, b) => {
+                out.push('(');
+                a.render(d, out);
+                out.push(' ');
+                out.push_str(op.symbol());
+                out.push(' ');
+                b.render(d, out);
+                out.push(')');
+            }
+            Expr::Sum(terms) => join(d, out, terms, " + "),
+            Expr::And(terms) => join(d, out, terms, " AND "),
+            Expr::Or(terms) => join(d, out, terms, " OR "),
+            Expr::IsNull(x) => {
+                out.push('(');
+                x.render(d, out);
+                out.push_str(" IS NULL)");
+            }
+            Expr::Not(x) => {
+                out.push_str("(NOT ");
+                x.render(d, out);
+                out.push(')');
+            }
+            Expr::In(x, list) => {
+                out.push('(');
+                x.render(d, out);
+                out.push_str(" IN ");
+                join(d, out, list, ", ");
+                out.push(')');
+            }
+            Expr::Case(whens, otherwise) => {
+                out.push_str("CASE");
+                for (cond, value) in whens {
+                    out.push_str(" WHEN ");
+                    cond.render(d, out);
+                    out.push_str(" THEN ");
+                    value.render(d, out);
+                }
+                out.push_str(" ELSE ");
+                otherwise.render(d, out);
+                out.push_str(" END");
+            }
+            Expr::Float32(x) => match d.float32() {
+                Some(Float32::Cast(ty)) => {
+                    out.push_str("CAST(");
+                    x.render(d, out);
+                    let _ = write!(out, " AS {ty})");
+                }
+                Some(Float32::Function(f)) => {
+                    out.push_str(f);
+                    out.push('(');
+                    x.render(d, out);
+                    out.push(')');
+                }
+                None => x.render(d, out),
+            },
+            Expr::Exp(x) => {
+                out.push_str("EXP(");
+                match d.exp_floor() {
+                    // Keeps engines that raise on underflow (PostgreSQL) from failing;
+                    // exp(-700) is below every result ferry rounds to.
+                    Some(floor) => {
+                        Expr::Greatest(vec![(**x).clone(), Expr::Float(floor)]).render(d, out)
+                    }
+                    None => x.render(d, out),
+                }
+                out.push(')');
+            }
+            Expr::Greatest(values) => match d.greatest() {
+                Some(f) => {
+                    out.push_str(f);
+                    join(d, out, values, ", ");
+                }
+                None => first_max(values).render(d, out),
+            },
+        }
+    }
+}
+
+fn join(d: &dyn Dialect, out: &mut String, terms: &[Expr], sep: &str) {
+    out.push('(');
+    for (i, t) in terms.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        t.render(d, out);
+    }
+    out.push(')');
+}
+
+/// `CASE WHEN v0 >= v1 AND v0 >= v2 THEN v0 WHEN v1 >= v2 THEN v1 ELSE v2 END`: the
+/// first of the largest values, without nesting (SQL Server allows 10 nested CASEs).
+pub(crate) fn first_max(values: &[Expr]) -> Expr {
+    pick_first_max(values, values)
+}
+
+/// The entry of `picks` at the position of the first largest of `values`.
+pub(crate) fn pick_first_max(values: &[Expr], picks: &[Expr]) -> Expr {
+    let n = values.len();
+    let whens = (0..n - 1)
+        .map(|i| {
+            let cond = Expr::And(
+                (i + 1..n)
+                    .map(|j| bin(values[i].clone(), Op::Ge, values[j].clone()))
+                    .collect(),
+            );
+            (cond, picks[i].clone())
+        })
+        .collect();
+    Expr::Case(whens, Box::new(picks[n - 1].clone()))
+}

@@ -1,0 +1,557 @@
+//! ferry IR → one SQL query that scores a table exactly as `ferry predict` does.
+//!
+//! The query is a chain of CTEs over the input table:
+//!
+//! ```text
+//! ferry_in   keep columns (k0…) and inputs (f0…), renamed once: the only place user
+//!            column names appear, always quoted
+//! ferry_s1…  raw scores s0…: the base score plus the trees, added in the source's
+//!            order and precision, a bounded number of trees per step
+//! ferry_exp  (softmax only) the shifted exponentials
+//! ferry_t    transformed scores t0… and raw scores r0…
+//! SELECT     keep columns, label, prediction / proba_<class>, raw — named as in the
+//!            output contract
+//! ```
+//!
+//! Every difference between engines lives in [`Dialect`]. Lowering is linear in the
+//! size of the model.
+
+mod boundary;
+mod dialect;
+mod error;
+mod expr;
+mod trees;
+
+use std::fmt::Write;
+
+use ferry_ir::{output_columns, Estimator, Model, OutputKind, Precision, Task, Transform};
+
+pub use dialect::{dialect, Dialect, Float32, DIALECT_NAMES};
+pub use error::SqlError;
+
+use crate::dialect::quote_path;
+use crate::expr::{bin, internal, pick_first_max, Expr, Op};
+use crate::trees::TreeLowering;
+
+/// What to compile.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The table to score: a name, or a dotted path (`schema.table`) whose parts are
+    /// quoted one by one.
+    pub table: String,
+    /// Input-table columns copied to the result first, in this order.
+    pub keep: Vec<String>,
+    /// Also return the untransformed scores.
+    pub raw: bool,
+}
+
+/// Compiles `model` into one `SELECT` statement (with CTEs) for `dialect`. The result
+/// has exactly the columns `ferry predict` writes with the same options.
+pub fn compile(
+    model: &Model,
+    dialect: &dyn Dialect,
+    options: &Options,
+) -> Result<String, SqlError> {
+    model
+        .validate()
+        .map_err(|e| SqlError::Model(e.to_string()))?;
+    check_names(model, options)?;
+    Ok(Compiler {
+        model,
+        d: dialect,
+        options,
+        ctes: Vec::new(),
+    }
+    .query())
+}
+
+/// One `SELECT items FROM source`.
+struct Select {
+    items: Vec<(Expr, Alias)>,
+    from: From,
+}
+
+enum Alias {
+    Internal(String),
+    User(String),
+}
+
+enum From {
+    Table,
+    Cte(String),
+}
+
+struct Compiler<'a> {
+    model: &'a Model,
+    d: &'a dyn Dialect,
+    options: &'a Options,
+    ctes: Vec<(String, Select)>,
+}
+
+impl Compiler<'_> {
+    fn query(mut self) -> String {
+        // Arithmetic in the source's precision where the engine has float32; literals
+        // are rounded to the source's precision either way.
+        let literal = self.model.estimator.score_precision();
+        let precision = match self.d.float32() {
+            Some(_) => literal,
+            None => Precision::F64,
+        };
+        let n_keep = self.options.keep.len();
+        let keep: Vec<(Expr, Alias)> = (0..n_keep)
+            .map(|i| (internal(format!("k{i}")), Alias::Internal(format!("k{i}"))))
+            .collect();
+
+        // ferry_in: user names → internal names.
+        let mut items: Vec<(Expr, Alias)> = self
+            .options
+            .keep
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (Expr::Column(k.clone()), Alias::Internal(format!("k{i}"))))
+            .collect();
+        let banded = tiny_band_features(self.model);
+        for (j, input) in self.model.inputs.iter().enumerate() {
+            let column = Expr::Column(input.name.clone());
+            let value = match banded[j] {
+                // LightGBM reads |x| <= 1e-35 as 0 before any split.
+                Some(z) => Expr::Case(
+                    vec![(
+                        Expr::And(vec![
+                            bin(column.clone(), Op::Ge, Expr::Float(-z)),
+                            bin(column.clone(), Op::Le, Expr::Float(z)),
+                        ]),
+                        Expr::Float(0.0),
+                    )],
+                    Box::new(column),
+                ),
+                None => column,
+            };
+            items.push((value, Alias::Internal(format!("f{j}"))));
+        }
+        let features: Vec<Expr> = (0..self.model.inputs.len())
+            .map(|j| internal(format!("f{j}")))
+            .collect();
+        let feature_items: Vec<(Expr, Alias)> = features
+            .iter()
+            .enumerate()
+            .map(|(j, f)| (f.clone(), Alias::Internal(format!("f{j}"))))
+            .collect();
+        let mut from = self.push("ferry_in", items, From::Table);
+
+        // Raw scores.
+        let scores: Vec<Expr> = match &self.model.estimator {
+            Estimator::Trees(ensemble) => {
+                let lowering = TreeLowering {
+                    ensemble,
+                    inputs: &self.model.inputs,
+                    features: &features,
+                    max_case_nesting: self.d.max_case_nesting(),
+                };
+                let averaged = ensemble.aggregation == ferry_ir::Aggregation::Average;
+                let mut scores: Vec<Expr> = (0..ensemble.n_outputs)
+                    .map(|k| {
+                        if averaged {
+                            Expr::Float(0.0)
+                        } else {
+                            Expr::Float(in_precision(literal, ensemble.base_score[k]))
+                        }
+                    })
+                    .collect();
+                let step = self.d.trees_per_step().max(1);
+                let mut chunks: Vec<&[ferry_ir::Tree]> = ensemble.trees.chunks(step).collect();
+                if chunks.is_empty() {
+                    // No trees: one step still names the scores.
+                    chunks.push(&[]);
+                }
+                let n_steps = chunks.len();
+                for (c, chunk) in chunks.into_iter().enumerate() {
+                    for tree in chunk {
+                        let score = &mut scores[tree.output];
+                        *score = add(
+                            precision,
+                            std::mem::replace(score, Expr::Int(0)),
+                            lowering.tree(tree),
+                        );
+                    }
+                    let mut items: Vec<(Expr, Alias)> = keep.iter().map(clone_item).collect();
+                    if c + 1 < n_steps {
+                        items.extend(feature_items.iter().map(clone_item));
+                    }
+                    for (k, s) in scores.iter_mut().enumerate() {
+                        items.push((
+                            std::mem::replace(s, internal(format!("s{k}"))),
+                            Alias::Internal(format!("s{k}")),
+                        ));
+                    }
+                    from = self.push(&format!("ferry_s{}", c + 1), items, from);
+                }
+                if averaged {
+                    let counts = (0..ensemble.n_outputs).map(|k| {
+                        ensemble
+                            .trees
+                            .iter()
+                            .filter(|t| t.output == k)
+                            .count()
+                            .max(1) as f64
+                    });
+                    scores
+                        .into_iter()
+                        .zip(counts)
+                        .zip(&ensemble.base_score)
+                        .map(|((s, n), base)| {
+                            let mean = f32_if(precision, bin(s, Op::Div, Expr::Float(n)));
+                            f32_if(
+                                precision,
+                                Expr::Sum(vec![mean, Expr::Float(in_precision(literal, *base))]),
+                            )
+                        })
+                        .collect()
+                } else {
+                    scores
+                }
+            }
+            Estimator::Linear(linear) => {
+                let mut items: Vec<(Expr, Alias)> = keep.iter().map(clone_item).collect();
+                for (k, (row, intercept)) in linear
+                    .coefficients
+                    .iter()
+                    .zip(&linear.intercepts)
+                    .enumerate()
+                {
+                    let mut score = Expr::Float(in_precision(literal, *intercept));
+                    for (j, c) in row.iter().enumerate() {
+                        let x = match &self.model.inputs[j].levels {
+                            Some(levels) => level_code(&features[j], levels),
+                            None => features[j].clone(),
+                        };
+                        let term = f32_if(
+                            precision,
+                            bin(
+                                Expr::Float(in_precision(literal, *c)),
+                                Op::Mul,
+                                f32_if(precision, x),
+                            ),
+                        );
+                        score = add(precision, score, term);
+                    }
+                    items.push((score, Alias::Internal(format!("s{k}"))));
+                }
+                from = self.push("ferry_s1", items, from);
+                (0..linear.intercepts.len())
+                    .map(|k| internal(format!("s{k}")))
+                    .collect()
+            }
+        };
+        // Raw scores as the contract reports them: for averaged ensembles the plain sum.
+        let raw_columns: Vec<Expr> = (0..scores.len())
+            .map(|k| internal(format!("s{k}")))
+            .collect();
+
+        // Transform.
+        let transformed: Vec<Expr> = match self.model.transform {
+            Transform::Identity => scores,
+            Transform::Exp => scores
+                .into_iter()
+                .map(|a| f32_if(precision, Expr::Exp(Box::new(a))))
+                .collect(),
+            Transform::Logistic { scale } => scores
+                .into_iter()
+                .map(|a| logistic(precision, scale, a))
+                .collect(),
+            Transform::Softmax => {
+                // exp(a_k - max) per class in a step of its own, so each is written once.
+                let max = Expr::Greatest(scores.clone());
+                let mut items: Vec<(Expr, Alias)> = keep.iter().map(clone_item).collect();
+                items.extend(
+                    raw_columns
+                        .iter()
+                        .enumerate()
+                        .map(|(k, r)| (r.clone(), Alias::Internal(format!("s{k}")))),
+                );
+                for (k, a) in scores.iter().enumerate() {
+                    let shifted = f32_if(precision, bin(a.clone(), Op::Sub, max.clone()));
+                    items.push((
+                        f32_if(precision, Expr::Exp(Box::new(shifted))),
+                        Alias::Internal(format!("e{k}")),
+                    ));
+                }
+                from = self.push("ferry_exp", items, from);
+                let exps: Vec<Expr> = (0..scores.len())
+                    .map(|k| internal(format!("e{k}")))
+                    .collect();
+                // The sum is float64 in both precisions, as XGBoost and LightGBM do.
+                let sum = f32_if(
+                    precision,
+                    Expr::Sum(exps.iter().map(|e| self.float64(e.clone())).collect()),
+                );
+                exps.into_iter()
+                    .map(|e| f32_if(precision, bin(e, Op::Div, sum.clone())))
+                    .collect()
+            }
+        };
+        let mut items: Vec<(Expr, Alias)> = keep.iter().map(clone_item).collect();
+        items.extend(
+            raw_columns
+                .iter()
+                .enumerate()
+                .map(|(k, r)| (r.clone(), Alias::Internal(format!("r{k}")))),
+        );
+        for (k, t) in transformed.into_iter().enumerate() {
+            items.push((t, Alias::Internal(format!("t{k}"))));
+        }
+        from = self.push("ferry_t", items, from);
+
+        // The contract's columns.
+        let n_outputs = self.model.estimator.n_outputs();
+        let t: Vec<Expr> = (0..n_outputs).map(|k| internal(format!("t{k}"))).collect();
+        let values: Vec<Expr> = match &self.model.task {
+            Task::Classification { classes } if n_outputs == 1 && classes.len() == 2 => {
+                let one = Expr::Float(1.0);
+                vec![
+                    f32_if(precision, bin(one, Op::Sub, t[0].clone())),
+                    t[0].clone(),
+                ]
+            }
+            _ => t,
+        };
+        let mut items: Vec<(Expr, Alias)> = self
+            .options
+            .keep
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (internal(format!("k{i}")), Alias::User(k.clone())))
+            .collect();
+        for column in output_columns(self.model, self.options.raw) {
+            let value = match column.kind {
+                OutputKind::Prediction => values[0].clone(),
+                OutputKind::Probability(i) => values[i].clone(),
+                OutputKind::Raw(i) => internal(format!("r{i}")),
+                OutputKind::Label => {
+                    let Task::Classification { classes } = &self.model.task else {
+                        unreachable!("a label column only exists for classification")
+                    };
+                    let integers: Option<Vec<i64>> =
+                        classes.iter().map(|c| c.parse().ok()).collect();
+                    let literals: Vec<Expr> = match integers {
+                        Some(ints) => ints.into_iter().map(Expr::Int).collect(),
+                        None => classes.iter().cloned().map(Expr::Str).collect(),
+                    };
+                    if literals.len() == 1 {
+                        literals[0].clone()
+                    } else {
+                        pick_first_max(&values, &literals)
+                    }
+                }
+            };
+            items.push((value, Alias::User(column.name)));
+        }
+        let last = Select { items, from };
+        self.render(last)
+    }
+
+    /// Adds a CTE and returns it as the next step's source.
+    fn push(&mut self, name: &str, items: Vec<(Expr, Alias)>, from: From) -> From {
+        self.ctes.push((name.to_string(), Select { items, from }));
+        From::Cte(name.to_string())
+    }
+
+    fn float64(&self, e: Expr) -> Expr {
+        match self.d.float32() {
+            Some(_) => Expr::Float64(Box::new(e)),
+            None => e,
+        }
+    }
+
+    fn render(&self, last: Select) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "-- ferry {}: {} {} model ({}), {} dialect",
+            env!("CARGO_PKG_VERSION"),
+            one_line(&self.model.source.library),
+            one_line(self.model.source.objective.as_deref().unwrap_or("")),
+            self.model.estimator.summary(),
+            self.d.name()
+        );
+        for (i, (name, select)) in self.ctes.iter().enumerate() {
+            out.push_str(if i == 0 { "WITH " } else { ",\n" });
+            out.push_str(name);
+            out.push_str(" AS (\n");
+            self.render_select(select, &mut out);
+            out.push_str("\n)");
+        }
+        out.push('\n');
+        self.render_select(&last, &mut out);
+        out
+    }
+
+    fn render_select(&self, select: &Select, out: &mut String) {
+        out.push_str("SELECT");
+        for (i, (expr, alias)) in select.items.iter().enumerate() {
+            out.push_str(if i == 0 { "\n  " } else { ",\n  " });
+            expr.render(self.d, out);
+            out.push_str(" AS ");
+            match alias {
+                Alias::Internal(name) => out.push_str(name),
+                Alias::User(name) => self.d.quote_ident(name, out),
+            }
+        }
+        out.push_str("\nFROM ");
+        match &select.from {
+            From::Table => quote_path(self.d, &self.options.table, out),
+            From::Cte(name) => out.push_str(name),
+        }
+    }
+}
+
+fn clone_item(item: &(Expr, Alias)) -> (Expr, Alias) {
+    let alias = match &item.1 {
+        Alias::Internal(n) => Alias::Internal(n.clone()),
+        Alias::User(n) => Alias::User(n.clone()),
+    };
+    (item.0.clone(), alias)
+}
+
+/// Comments must stay on their line whatever a model file says.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn in_precision(precision: Precision, x: f64) -> f64 {
+    match precision {
+        Precision::F32 => f64::from(x as f32),
+        Precision::F64 => x,
+    }
+}
+
+fn f32_if(precision: Precision, e: Expr) -> Expr {
+    match precision {
+        Precision::F32 => Expr::Float32(Box::new(e)),
+        Precision::F64 => e,
+    }
+}
+
+/// `acc + term` in the score precision. float64 sums stay one flat `a + b + c` (left to
+/// right, shallow for the parser); float32 sums round after every addition, which is
+/// exact: float64 has more than twice float32's precision, so rounding the exact
+/// float64 sum once gives float32 addition's result.
+fn add(precision: Precision, acc: Expr, term: Expr) -> Expr {
+    match (precision, acc) {
+        (Precision::F64, Expr::Sum(mut terms)) => {
+            terms.push(term);
+            Expr::Sum(terms)
+        }
+        (Precision::F64, acc) => Expr::Sum(vec![acc, term]),
+        (Precision::F32, acc) => Expr::Float32(Box::new(Expr::Sum(vec![acc, term]))),
+    }
+}
+
+/// `1 / (1 + exp(-scale * a))`; in float32 XGBoost clamps the exponent at 88.7.
+fn logistic(precision: Precision, scale: f64, a: Expr) -> Expr {
+    let z = if scale == 1.0 {
+        a
+    } else {
+        f32_if(
+            precision,
+            bin(Expr::Float(in_precision(precision, scale)), Op::Mul, a),
+        )
+    };
+    let neg = match precision {
+        Precision::F64 => bin(Expr::Float(0.0), Op::Sub, z),
+        Precision::F32 => {
+            let clamp = f64::from(88.7f32);
+            Expr::Case(
+                vec![(
+                    bin(z.clone(), Op::Lt, Expr::Float(-clamp)),
+                    Expr::Float(clamp),
+                )],
+                Box::new(bin(Expr::Float(0.0), Op::Sub, z)),
+            )
+        }
+    };
+    let e = f32_if(precision, Expr::Exp(Box::new(neg)));
+    let denominator = f32_if(precision, Expr::Sum(vec![Expr::Float(1.0), e]));
+    f32_if(precision, bin(Expr::Float(1.0), Op::Div, denominator))
+}
+
+/// A category name → its code, for estimators that compute with codes.
+fn level_code(x: &Expr, levels: &[String]) -> Expr {
+    Expr::Case(
+        levels
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                (
+                    Expr::In(Box::new(x.clone()), vec![Expr::Str(name.clone())]),
+                    Expr::Float(i as f64),
+                )
+            })
+            .collect(),
+        Box::new(Expr::Null),
+    )
+}
+
+/// Per input, the band `|x| <= z` read as 0 where that can change a split: only a
+/// numeric threshold inside the band can tell a tiny value from 0 (zero-as-missing
+/// splits test the band themselves, and category codes truncate tiny values to 0).
+fn tiny_band_features(model: &Model) -> Vec<Option<f64>> {
+    let mut banded = vec![None; model.inputs.len()];
+    if let Estimator::Trees(ensemble) = &model.estimator {
+        if let Some(z) = ensemble.tiny_as_zero {
+            for node in ensemble.trees.iter().flat_map(|t| &t.nodes) {
+                if let ferry_ir::Node::Split(ferry_ir::Split {
+                    feature,
+                    test: ferry_ir::Test::Numeric { threshold, .. },
+                    ..
+                }) = node
+                {
+                    if threshold.abs() <= z {
+                        banded[*feature] = Some(z);
+                    }
+                }
+            }
+        }
+    }
+    banded
+}
+
+/// Names that reach the SQL must be quotable; `--keep` must not repeat.
+fn check_names(model: &Model, options: &Options) -> Result<(), SqlError> {
+    let nul = |what: &'static str, value: &str| {
+        if value.contains('\0') {
+            Err(SqlError::Nul {
+                what,
+                value: value.replace('\0', "\\0"),
+            })
+        } else {
+            Ok(())
+        }
+    };
+    if options.table.is_empty() || options.table.split('.').any(str::is_empty) {
+        return Err(SqlError::Empty {
+            what: "a part of the table name",
+        });
+    }
+    nul("the table name", &options.table)?;
+    for (i, k) in options.keep.iter().enumerate() {
+        nul("a --keep column", k)?;
+        if options.keep[..i].contains(k) {
+            return Err(SqlError::DuplicateKeep(k.clone()));
+        }
+    }
+    for input in &model.inputs {
+        nul("an input name", &input.name)?;
+        for level in input.levels.iter().flatten() {
+            nul("a category name", level)?;
+        }
+    }
+    if let Task::Classification { classes } = &model.task {
+        for class in classes {
+            nul("a class name", class)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,379 @@
+//! Tree ensembles → one CASE expression per tree.
+//!
+//! Every split becomes a routing rule that sends each row exactly where the source
+//! library sends it, NULL included: missing values follow the IR's `Missing` rule,
+//! float32 comparisons use float64 rounding boundaries ([`crate::boundary`]), categorical
+//! names are compared as strings (an unseen name is missing, as in `ferry predict`).
+//! A tree is a nested CASE (one comparison per level), or, where the dialect limits CASE
+//! nesting below the tree's depth, a flat CASE with one WHEN per leaf.
+
+use ferry_ir::{Cmp, Direction, Input, Missing, Node, Precision, Split, Test, Tree, TreeEnsemble};
+
+use crate::boundary::float32_boundary;
+use crate::expr::{bin, Expr, Op};
+
+/// Where a split sends a row, as rules for a non-NULL value tried in order.
+struct Route {
+    /// Where NULL goes (and, for named categories, an unseen name).
+    null: Direction,
+    rules: Vec<(Expr, Direction)>,
+    /// Where a non-NULL value matching no rule goes.
+    otherwise: Direction,
+}
+
+pub(crate) struct TreeLowering<'a> {
+    pub(crate) ensemble: &'a TreeEnsemble,
+    pub(crate) inputs: &'a [Input],
+    /// Column expressions of the inputs, in input order.
+    pub(crate) features: &'a [Expr],
+    pub(crate) max_case_nesting: usize,
+}
+
+impl TreeLowering<'_> {
+    /// The leaf value of `tree` for a row, in the score precision (with any DART weight).
+    pub(crate) fn tree(&self, tree: &Tree) -> Expr {
+        let heights = heights(tree);
+        self.nested(tree, &heights, 0, self.max_case_nesting.max(1))
+    }
+
+    fn leaf(&self, tree: &Tree, value: f64) -> Expr {
+        let v = match self.ensemble.score_precision {
+            Precision::F32 => {
+                let v = value as f32;
+                f64::from(if tree.weight == 1.0 {
+                    v
+                } else {
+                    tree.weight as f32 * v
+                })
+            }
+            Precision::F64 => {
+                if tree.weight == 1.0 {
+                    value
+                } else {
+                    tree.weight * value
+                }
+            }
+        };
+        Expr::Float(v)
+    }
+
+    /// The subtree at `at` as CASEs nested at most `budget` deep: one comparison per
+    /// level while the budget lasts, then a flat CASE for what is below.
+    fn nested(&self, tree: &Tree, heights: &[usize], at: u32, budget: usize) -> Expr {
+        let split = match &tree.nodes[at as usize] {
+            Node::Leaf { value } => return self.leaf(tree, *value),
+            Node::Split(split) => split,
+        };
+        if budget == 1 && heights[at as usize] > 1 {
+            return self.flat(tree, at);
+        }
+        let child = |d: Direction| match d {
+            Direction::Left => self.nested(tree, heights, split.left, budget - 1),
+            Direction::Right => self.nested(tree, heights, split.right, budget - 1),
+        };
+        let route = self.route(split);
+        let x = &self.features[split.feature];
+        let case = |cond: Expr, then: Direction, otherwise: Direction| {
+            Expr::Case(vec![(cond, child(then))], Box::new(child(otherwise)))
+        };
+        // Every child is written once: repeating one under several WHENs would make the
+        // text grow exponentially with depth.
+        match route.rules.as_slice() {
+            [] if route.null == route.otherwise => child(route.otherwise),
+            [] => case(
+                Expr::IsNull(Box::new(x.clone())),
+                route.null,
+                route.otherwise,
+            ),
+            // NULL makes the rule unknown and so falls to ELSE.
+            [(rule, d)] if route.null == route.otherwise => {
+                if *d == route.otherwise {
+                    child(*d)
+                } else {
+                    case(rule.clone(), *d, route.otherwise)
+                }
+            }
+            // NULL goes the rule's way: test the opposite comparison instead.
+            [(rule, d)] if route.null == *d && *d != route.otherwise && negate(rule).is_some() => {
+                case(negate(rule).expect("checked"), route.otherwise, *d)
+            }
+            _ => case(
+                goes(&route, x, Direction::Left),
+                Direction::Left,
+                Direction::Right,
+            ),
+        }
+    }
+
+    /// `CASE WHEN <path to leaf 1> THEN v1 WHEN … END`: CASE nesting of one.
+    fn flat(&self, tree: &Tree, at: u32) -> Expr {
+        let mut whens = Vec::new();
+        let mut path = Vec::new();
+        self.paths(tree, at, &mut path, &mut whens);
+        let (_, last) = whens.pop().expect("a tree has a leaf");
+        Expr::Case(whens, Box::new(last))
+    }
+
+    fn paths(&self, tree: &Tree, at: u32, path: &mut Vec<Expr>, out: &mut Vec<(Expr, Expr)>) {
+        match &tree.nodes[at as usize] {
+            Node::Leaf { value } => {
+                let cond = if path.is_empty() {
+                    bin(Expr::Int(1), Op::Le, Expr::Int(1))
+                } else {
+                    Expr::And(path.clone())
+                };
+                out.push((cond, self.leaf(tree, *value)));
+            }
+            Node::Split(split) => {
+                let route = self.route(split);
+                let x = &self.features[split.feature];
+                for (d, child) in [
+                    (Direction::Left, split.left),
+                    (Direction::Right, split.right),
+                ] {
+                    path.push(goes(&route, x, d));
+                    self.paths(tree, child, path, out);
+                    path.pop();
+                }
+            }
+        }
+    }
+
+    fn route(&self, split: &Split) -> Route {
+        let x = self.features[split.feature].clone();
+        let input = &self.inputs[split.feature];
+        match (&split.test, &input.levels) {
+            (Test::Categorical { categories, listed }, Some(levels)) => {
+                named_categories(x, levels, categories, *listed, split.missing)
+            }
+            (Test::Categorical { categories, listed }, None) => {
+                coded_categories(x, categories, *listed, split.missing)
+            }
+            (Test::Numeric { cmp, threshold }, _) => {
+                let lowered = match self.ensemble.feature_precision {
+                    Precision::F64 => Some((*cmp, *threshold)),
+                    Precision::F32 => float32_boundary(*cmp, *threshold),
+                };
+                let zero_left = match cmp {
+                    Cmp::Lt => 0.0 < *threshold,
+                    Cmp::Le => 0.0 <= *threshold,
+                };
+                let mut rules = Vec::new();
+                let null = match split.missing {
+                    Missing::To(d) => d,
+                    Missing::AsZero => side(zero_left),
+                    Missing::ZeroTo(d) => {
+                        rules.push((zero_band(&x), d));
+                        d
+                    }
+                };
+                if let Some((cmp, b)) = lowered {
+                    let op = match cmp {
+                        Cmp::Lt => Op::Lt,
+                        Cmp::Le => Op::Le,
+                    };
+                    rules.push((bin(x, op, Expr::Float(b)), Direction::Left));
+                }
+                Route {
+                    null,
+                    rules,
+                    otherwise: Direction::Right,
+                }
+            }
+        }
+    }
+}
+
+/// Splits on the longest path from each node down to a leaf.
+fn heights(tree: &Tree) -> Vec<usize> {
+    let mut heights = vec![0; tree.nodes.len()];
+    // Children come after their parent in a depth-first order; fill it in reverse.
+    let mut order = vec![0u32];
+    let mut visit = Vec::with_capacity(tree.nodes.len());
+    while let Some(at) = order.pop() {
+        visit.push(at);
+        if let Node::Split(s) = &tree.nodes[at as usize] {
+            order.extend([s.left, s.right]);
+        }
+    }
+    for &at in visit.iter().rev() {
+        if let Node::Split(s) = &tree.nodes[at as usize] {
+            heights[at as usize] = 1 + heights[s.left as usize].max(heights[s.right as usize]);
+        }
+    }
+    heights
+}
+
+fn side(left: bool) -> Direction {
+    if left {
+        Direction::Left
+    } else {
+        Direction::Right
+    }
+}
+
+/// `-z <= x <= z` for LightGBM's zero band (`kZeroThreshold`).
+fn zero_band(x: &Expr) -> Expr {
+    let z = ferry_ir::LIGHTGBM_ZERO_THRESHOLD;
+    Expr::And(vec![
+        bin(x.clone(), Op::Ge, Expr::Float(-z)),
+        bin(x.clone(), Op::Le, Expr::Float(z)),
+    ])
+}
+
+/// Categories given by name: each known name has one direction; NULL and unseen names
+/// are missing. One `IN` list of the names that do not go the missing way.
+fn named_categories(
+    x: Expr,
+    levels: &[String],
+    categories: &[u32],
+    listed: Direction,
+    missing: Missing,
+) -> Route {
+    let code_dir = |code: usize| match missing {
+        Missing::ZeroTo(d) if code == 0 => d,
+        _ => {
+            if categories.contains(&(code as u32)) {
+                listed
+            } else {
+                listed.flip()
+            }
+        }
+    };
+    let null = match missing {
+        Missing::To(d) | Missing::ZeroTo(d) => d,
+        Missing::AsZero => code_dir(0),
+    };
+    let names: Vec<Expr> = levels
+        .iter()
+        .enumerate()
+        .filter(|(code, _)| code_dir(*code) != null)
+        .map(|(_, name)| Expr::Str(name.clone()))
+        .collect();
+    let rules = if names.is_empty() {
+        Vec::new()
+    } else {
+        vec![(Expr::In(Box::new(x), names), null.flip())]
+    };
+    Route {
+        null,
+        rules,
+        otherwise: null,
+    }
+}
+
+/// Categories given as numeric codes: the code is the value truncated towards zero.
+fn coded_categories(x: Expr, categories: &[u32], listed: Direction, missing: Missing) -> Route {
+    let mut codes = categories.to_vec();
+    codes.sort_unstable();
+    codes.dedup();
+    let mut rules = Vec::new();
+    let null = match missing {
+        Missing::To(d) => d,
+        Missing::AsZero => {
+            if codes.first() == Some(&0) {
+                listed
+            } else {
+                listed.flip()
+            }
+        }
+        Missing::ZeroTo(d) => {
+            rules.push((zero_band(&x), d));
+            d
+        }
+    };
+    // Runs of consecutive codes a..=b become `a <= x < b + 1` (`-1 < x` for code 0,
+    // since every value in (-1, 1) truncates to 0).
+    let mut ranges = Vec::new();
+    let mut i = 0;
+    while i < codes.len() {
+        let start = codes[i];
+        let mut end = start;
+        while i + 1 < codes.len() && codes[i + 1] == end + 1 {
+            i += 1;
+            end += 1;
+        }
+        i += 1;
+        let low = if start == 0 {
+            bin(x.clone(), Op::Gt, Expr::Int(-1))
+        } else {
+            bin(x.clone(), Op::Ge, Expr::Int(i64::from(start)))
+        };
+        let high = bin(x.clone(), Op::Lt, Expr::Int(i64::from(end) + 1));
+        ranges.push(Expr::And(vec![low, high]));
+    }
+    if !ranges.is_empty() {
+        let cond = if ranges.len() == 1 {
+            ranges.pop().expect("one range")
+        } else {
+            Expr::Or(ranges)
+        };
+        rules.push((cond, listed));
+    }
+    Route {
+        null,
+        rules,
+        otherwise: listed.flip(),
+    }
+}
+
+/// The comparison that holds for exactly the non-NULL values the rule rejects.
+fn negate(rule: &Expr) -> Option<Expr> {
+    match rule {
+        Expr::Bin(a, op, b) => {
+            let op = match op {
+                Op::Lt => Op::Ge,
+                Op::Le => Op::Gt,
+                Op::Gt => Op::Le,
+                Op::Ge => Op::Lt,
+                _ => return None,
+            };
+            Some(Expr::Bin(a.clone(), op, b.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// A predicate that is TRUE exactly for the rows `route` sends to `d` (and FALSE or
+/// NULL, both "not taken" in a WHEN, otherwise).
+fn goes(route: &Route, x: &Expr, d: Direction) -> Expr {
+    let mut any = Vec::new();
+    if route.null == d {
+        any.push(Expr::IsNull(Box::new(x.clone())));
+    }
+    // For a non-NULL value every rule is TRUE or FALSE, so NOT is safe.
+    let mut earlier: Vec<Expr> = Vec::new();
+    for (rule, to) in &route.rules {
+        if *to == d {
+            let mut all: Vec<Expr> = earlier.iter().map(not).collect();
+            all.push(rule.clone());
+            any.push(and(all));
+        }
+        earlier.push(rule.clone());
+    }
+    if route.otherwise == d {
+        if earlier.is_empty() {
+            // Every non-NULL value.
+            any.push(Expr::Not(Box::new(Expr::IsNull(Box::new(x.clone())))));
+        } else {
+            any.push(and(earlier.iter().map(not).collect()));
+        }
+    }
+    match any.len() {
+        0 => bin(Expr::Int(1), Op::Lt, Expr::Int(1)),
+        1 => any.pop().expect("one"),
+        _ => Expr::Or(any),
+    }
+}
+
+fn not(e: &Expr) -> Expr {
+    negate(e).unwrap_or_else(|| Expr::Not(Box::new(e.clone())))
+}
+
+fn and(mut all: Vec<Expr>) -> Expr {
+    if all.len() == 1 {
+        all.pop().expect("one")
+    } else {
+        Expr::And(all)
+    }
+}
