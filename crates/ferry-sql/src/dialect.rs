@@ -12,6 +12,11 @@ pub enum Float32 {
     Cast(&'static str),
     /// `<function>(x)`.
     Function(&'static str),
+    /// From float64 arithmetic: Veltkamp's split `c·x − (c·x − x)` with `c = 2^29 + 1`
+    /// rounds to 24 significant bits, ties to even, as float32 does (within float32's
+    /// exponent range). It reads `x` three times, so the generated SQL keeps running
+    /// sums in columns behind [`Dialect::subquery_barrier`].
+    Emulated,
 }
 
 /// The per-engine parts of the SQL ferry writes.
@@ -39,6 +44,12 @@ pub trait Dialect: Sync {
     /// that the source does in float32 are then done in float64).
     fn float32(&self) -> Option<Float32> {
         None
+    }
+
+    /// Appended to a CTE's SELECT so that the engine computes it as a step of its own
+    /// instead of substituting its expressions into the next one.
+    fn subquery_barrier(&self) -> &'static str {
+        ""
     }
 
     /// The float64 type, for casts.
@@ -149,6 +160,15 @@ impl Dialect for Sqlite {
     /// nested CASEs.
     fn max_case_nesting(&self) -> usize {
         12
+    }
+    fn float32(&self) -> Option<Float32> {
+        Some(Float32::Emulated)
+    }
+    /// An OFFSET keeps SQLite's query flattener from merging the step into the next
+    /// (which would copy each running sum three times per tree); the step runs as a
+    /// co-routine instead.
+    fn subquery_barrier(&self) -> &'static str {
+        " LIMIT -1 OFFSET 0"
     }
     /// SQLite's scalar `max(a, b, …)`.
     fn greatest(&self) -> Option<&'static str> {

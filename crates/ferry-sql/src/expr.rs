@@ -146,6 +146,20 @@ impl Expr {
                     x.render(d, out);
                     out.push(')');
                 }
+                Some(Float32::Emulated) => {
+                    const SPLIT: &str = "536870913e0";
+                    out.push_str("((");
+                    out.push_str(SPLIT);
+                    out.push_str(" * ");
+                    x.render(d, out);
+                    out.push_str(") - ((");
+                    out.push_str(SPLIT);
+                    out.push_str(" * ");
+                    x.render(d, out);
+                    out.push_str(") - ");
+                    x.render(d, out);
+                    out.push_str("))");
+                }
                 None => x.render(d, out),
             },
             Expr::Exp(x) => {

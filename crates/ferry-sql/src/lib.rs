@@ -69,6 +69,8 @@ pub fn compile(
 struct Select {
     items: Vec<(Expr, Alias)>,
     from: From,
+    /// After the FROM clause (a barrier against subquery merging).
+    suffix: &'static str,
 }
 
 enum Alias {
@@ -158,21 +160,38 @@ impl Compiler<'_> {
                         }
                     })
                     .collect();
-                let step = self.d.trees_per_step().max(1);
+                // Engines without float32 get it from float64 arithmetic, which needs the
+                // running sum as a column at every tree: one step per tree.
+                let emulated =
+                    precision == Precision::F32 && self.d.float32() == Some(Float32::Emulated);
+                let step = if emulated {
+                    1
+                } else {
+                    self.d.trees_per_step().max(1)
+                };
                 let mut chunks: Vec<&[ferry_ir::Tree]> = ensemble.trees.chunks(step).collect();
                 if chunks.is_empty() {
                     // No trees: one step still names the scores.
                     chunks.push(&[]);
                 }
                 let n_steps = chunks.len();
+                let mut touched = vec![false; ensemble.n_outputs];
                 for (c, chunk) in chunks.into_iter().enumerate() {
                     for tree in chunk {
                         let score = &mut scores[tree.output];
-                        *score = add(
-                            precision,
-                            std::mem::replace(score, Expr::Int(0)),
-                            lowering.tree(tree),
-                        );
+                        let acc = std::mem::replace(score, Expr::Int(0));
+                        *score = if emulated {
+                            // Columns hold the unrounded sum; round it when reading.
+                            let acc = if touched[tree.output] {
+                                Expr::Float32(Box::new(acc))
+                            } else {
+                                acc
+                            };
+                            Expr::Sum(vec![acc, lowering.tree(tree)])
+                        } else {
+                            add(precision, acc, lowering.tree(tree))
+                        };
+                        touched[tree.output] = true;
                     }
                     let mut items: Vec<(Expr, Alias)> = keep.iter().map(clone_item).collect();
                     if c + 1 < n_steps {
@@ -184,7 +203,24 @@ impl Compiler<'_> {
                             Alias::Internal(format!("s{k}")),
                         ));
                     }
-                    from = self.push(&format!("ferry_s{}", c + 1), items, from);
+                    let barrier = if emulated {
+                        self.d.subquery_barrier()
+                    } else {
+                        ""
+                    };
+                    from = self.push_with(&format!("ferry_s{}", c + 1), items, from, barrier);
+                }
+                if emulated {
+                    let mut items: Vec<(Expr, Alias)> = keep.iter().map(clone_item).collect();
+                    for (k, s) in scores.iter().enumerate() {
+                        let value = if touched[k] {
+                            Expr::Float32(Box::new(s.clone()))
+                        } else {
+                            s.clone()
+                        };
+                        items.push((value, Alias::Internal(format!("s{k}"))));
+                    }
+                    from = self.push("ferry_sum", items, from);
                 }
                 if averaged {
                     let counts = (0..ensemble.n_outputs).map(|k| {
@@ -346,20 +382,42 @@ impl Compiler<'_> {
             };
             items.push((value, Alias::User(column.name)));
         }
-        let last = Select { items, from };
+        let last = Select {
+            items,
+            from,
+            suffix: "",
+        };
         self.render(last)
     }
 
     /// Adds a CTE and returns it as the next step's source.
     fn push(&mut self, name: &str, items: Vec<(Expr, Alias)>, from: From) -> From {
-        self.ctes.push((name.to_string(), Select { items, from }));
+        self.push_with(name, items, from, "")
+    }
+
+    /// Adds a CTE ending in `suffix`.
+    fn push_with(
+        &mut self,
+        name: &str,
+        items: Vec<(Expr, Alias)>,
+        from: From,
+        suffix: &'static str,
+    ) -> From {
+        self.ctes.push((
+            name.to_string(),
+            Select {
+                items,
+                from,
+                suffix,
+            },
+        ));
         From::Cte(name.to_string())
     }
 
     fn float64(&self, e: Expr) -> Expr {
         match self.d.float32() {
-            Some(_) => Expr::Float64(Box::new(e)),
-            None => e,
+            Some(Float32::Cast(_) | Float32::Function(_)) => Expr::Float64(Box::new(e)),
+            Some(Float32::Emulated) | None => e,
         }
     }
 
@@ -402,6 +460,7 @@ impl Compiler<'_> {
             From::Table => quote_path(self.d, &self.options.table, out),
             From::Cte(name) => out.push_str(name),
         }
+        out.push_str(select.suffix);
     }
 }
 
