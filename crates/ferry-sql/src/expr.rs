@@ -35,6 +35,13 @@ pub(crate) enum Expr {
     /// Widen to float64 (in dialects with float32, whose REAL arithmetic stays REAL).
     Float64(Box<Expr>),
     Exp(Box<Expr>),
+    /// `init + terms[0] + terms[1] + …` left to right as a fold over an array, rounding
+    /// to float32 after each addition when `float32`.
+    Fold {
+        init: Box<Expr>,
+        terms: Vec<Expr>,
+        float32: bool,
+    },
     /// The largest of the values (none is NULL).
     Greatest(Vec<Expr>),
 }
@@ -172,6 +179,27 @@ impl Expr {
                     }
                     None => x.render(d, out),
                 }
+                out.push(')');
+            }
+            Expr::Fold {
+                init,
+                terms,
+                float32,
+            } => {
+                // Only Spark's spelling exists so far (`Dialect::fold`).
+                let round = |e: Expr| {
+                    if *float32 {
+                        Expr::Float32(Box::new(e))
+                    } else {
+                        e
+                    }
+                };
+                out.push_str("aggregate(array");
+                join(d, out, terms, ", ");
+                out.push_str(", ");
+                round((**init).clone()).render(d, out);
+                out.push_str(", (acc, x) -> ");
+                round(Expr::Sum(vec![internal("acc"), internal("x")])).render(d, out);
                 out.push(')');
             }
             Expr::Greatest(values) => match d.greatest() {

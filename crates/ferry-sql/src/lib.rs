@@ -164,7 +164,24 @@ impl Compiler<'_> {
                 // running sum as a column at every tree: one step per tree.
                 let emulated =
                     precision == Precision::F32 && self.d.float32() == Some(Float32::Emulated);
-                let step = if emulated {
+                let fold = self.d.fold().is_some() && !emulated && !ensemble.trees.is_empty();
+                if fold {
+                    let mut terms: Vec<Vec<Expr>> = vec![Vec::new(); ensemble.n_outputs];
+                    for tree in &ensemble.trees {
+                        terms[tree.output].push(lowering.tree(tree));
+                    }
+                    for (score, terms) in scores.iter_mut().zip(terms) {
+                        let init = std::mem::replace(score, Expr::Int(0));
+                        *score = Expr::Fold {
+                            init: Box::new(init),
+                            terms,
+                            float32: precision == Precision::F32,
+                        };
+                    }
+                }
+                let step = if fold {
+                    usize::MAX
+                } else if emulated {
                     1
                 } else {
                     self.d.trees_per_step().max(1)
@@ -177,7 +194,7 @@ impl Compiler<'_> {
                 let n_steps = chunks.len();
                 let mut touched = vec![false; ensemble.n_outputs];
                 for (c, chunk) in chunks.into_iter().enumerate() {
-                    for tree in chunk {
+                    for tree in chunk.iter().filter(|_| !fold) {
                         let score = &mut scores[tree.output];
                         let acc = std::mem::replace(score, Expr::Int(0));
                         *score = if emulated {
@@ -203,11 +220,7 @@ impl Compiler<'_> {
                             Alias::Internal(format!("s{k}")),
                         ));
                     }
-                    let barrier = if emulated {
-                        self.d.subquery_barrier()
-                    } else {
-                        ""
-                    };
+                    let barrier = self.d.subquery_barrier();
                     from = self.push_with(&format!("ferry_s{}", c + 1), items, from, barrier);
                 }
                 if emulated {
@@ -379,6 +392,13 @@ impl Compiler<'_> {
                         pick_first_max(&values, &literals)
                     }
                 }
+            };
+            // Engines hand float32 columns to clients in short decimal forms (MariaDB:
+            // 6 digits); results are returned as float64, as `ferry predict` writes them.
+            let value = match column.kind {
+                OutputKind::Label => value,
+                _ if precision == Precision::F32 => self.float64(value),
+                _ => value,
             };
             items.push((value, Alias::User(column.name)));
         }

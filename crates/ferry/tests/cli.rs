@@ -404,3 +404,109 @@ fn a_path_without_extension_reads_as_csv() {
     );
     assert_eq!(out, reference);
 }
+
+const DIALECTS: [&str; 13] = [
+    "ansi",
+    "sqlite",
+    "duckdb",
+    "postgres",
+    "mysql",
+    "mariadb",
+    "sqlserver",
+    "bigquery",
+    "snowflake",
+    "spark",
+    "trino",
+    "clickhouse",
+    "oracle",
+];
+
+/// Every fixture compiles in every dialect, and the query names the contract's columns
+/// (in the dialect's quoting) in contract order. Running the SQL is the job of the
+/// engine matrix (`tests/sql/check.py`).
+#[test]
+fn sql_compiles_every_fixture_in_every_dialect() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let mut cases = 0;
+    for library in ["xgboost", "lightgbm"] {
+        for entry in std::fs::read_dir(root.join(library)).unwrap() {
+            let dir = entry.unwrap().path();
+            let model = ["model.json", "model.txt"]
+                .iter()
+                .map(|m| dir.join(m))
+                .find(|m| m.exists())
+                .unwrap();
+            let expected = std::fs::read_to_string(dir.join("expected.csv")).unwrap();
+            let columns: Vec<&str> = expected.lines().next().unwrap().split(',').collect();
+            for dialect in DIALECTS {
+                let sql = stdout(
+                    ferry()
+                        .args(["sql", "--raw", "--dialect", dialect, "--keep", "k"])
+                        .arg(&model),
+                );
+                let last = &sql[sql.rfind("\nSELECT").expect("a final SELECT")..];
+                let mut at = 0;
+                for column in columns
+                    .iter()
+                    .filter(|c| c.starts_with("raw") || sql.contains(*c))
+                {
+                    let found = last[at..]
+                        .find(column)
+                        .unwrap_or_else(|| panic!("{dialect}: no column {column} in order"));
+                    at += found + column.len();
+                }
+                assert!(sql.starts_with("-- ferry "), "{dialect}");
+                cases += 1;
+            }
+        }
+    }
+    assert_eq!(cases, 32 * DIALECTS.len());
+}
+
+#[test]
+fn sql_view_wraps_the_query_and_output_is_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("score.sql");
+    ferry()
+        .args([
+            "sql",
+            "--dialect",
+            "postgres",
+            "--table",
+            "analytics.patients",
+        ])
+        .args(["--view", "analytics.scores", "--output"])
+        .arg(&out)
+        .arg(fixture("lgb_binary_nan", "model.txt"))
+        .assert()
+        .success()
+        .stdout("");
+    let sql = std::fs::read_to_string(&out).unwrap();
+    assert!(sql.starts_with("CREATE VIEW \"analytics\".\"scores\" AS\n-- ferry "));
+    assert!(sql.contains("FROM \"analytics\".\"patients\""));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn sql_bad_arguments() {
+    let model = fixture("lgb_binary_nan", "model.txt");
+    let out = ferry()
+        .args(["sql", "--dialect", "db2"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("duckdb"));
+    let e = error(
+        ferry()
+            .args(["sql", "-d", "sqlite", "--keep", "a,b,a"])
+            .arg(&model),
+    );
+    assert!(e.contains("`a` named twice"), "{e}");
+    let e = error(
+        ferry()
+            .args(["sql", "-d", "sqlite", "--table", "s..t"])
+            .arg(&model),
+    );
+    assert!(e.contains("table name"), "{e}");
+}
