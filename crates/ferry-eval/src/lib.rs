@@ -178,6 +178,48 @@ impl Evaluator {
 
     /// Evaluates every row of `batch`. Columns are matched to inputs by name; extra
     /// columns are ignored.
+    /// Per row, the first reason (in input order) that its prediction cannot be
+    /// trusted, or NULL: a missing value where training had none, an unseen category,
+    /// a value outside the recorded training range. The same reasons, in the same
+    /// words, as `ferry sql --validity`.
+    pub fn validity(&self, batch: &RecordBatch) -> Result<arrow_array::StringArray, EvalError> {
+        let columns = self.binder.bind(&self.model, batch)?;
+        let mut reasons: Vec<Option<String>> = vec![None; batch.num_rows()];
+        for (input, values) in self.model.inputs.iter().zip(&columns) {
+            let nulls = batch
+                .column_by_name(&input.name)
+                .and_then(|c| c.logical_nulls());
+            for (r, reason) in reasons.iter_mut().enumerate() {
+                if reason.is_some() {
+                    continue;
+                }
+                let null = nulls.as_ref().is_some_and(|n| n.is_null(r));
+                let v = values[r];
+                let missing = null || (v.is_nan() && input.levels.is_none());
+                *reason = if !input.nullable && missing {
+                    Some(format!(
+                        "{}: missing (never missing in training)",
+                        input.name
+                    ))
+                } else if input.levels.as_ref().is_some_and(|l| !l.is_empty())
+                    && !null
+                    && v.is_nan()
+                {
+                    Some(format!("{}: unseen category", input.name))
+                } else {
+                    match input.range {
+                        Some([low, high]) if v < low || v > high => Some(format!(
+                            "{}: outside the training range [{low}, {high}]",
+                            input.name
+                        )),
+                        _ => None,
+                    }
+                };
+            }
+        }
+        Ok(arrow_array::StringArray::from(reasons))
+    }
+
     pub fn predict(&self, batch: &RecordBatch) -> Result<Predictions, EvalError> {
         let columns = self.binder.bind(&self.model, batch)?;
         let n_rows = batch.num_rows();

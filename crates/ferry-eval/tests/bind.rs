@@ -18,6 +18,7 @@ fn model() -> Model {
         ir_version: IR_VERSION,
         source: Source::default(),
         inputs: vec![Input {
+            range: None,
             name: "colour".into(),
             dtype: DType::Categorical,
             nullable: true,

@@ -304,6 +304,7 @@ fn translate(file: &File) -> Result<Model, ImportError> {
 
     let categorical = categorical_features(file, n_features)?;
     let levels = pandas_levels(file, &categorical)?;
+    let ranges = training_ranges(file);
     let inputs = names
         .into_iter()
         .enumerate()
@@ -318,6 +319,11 @@ fn translate(file: &File) -> Result<Model, ImportError> {
                 },
                 nullable: true,
                 levels: levels.get(&i).cloned(),
+                range: if is_cat {
+                    None
+                } else {
+                    ranges.get(i).copied().flatten()
+                },
             }
         })
         .collect();
@@ -332,6 +338,7 @@ fn translate(file: &File) -> Result<Model, ImportError> {
             Ok(tree)
         })
         .collect::<Result<Vec<_>, ImportError>>()?;
+    let inputs = mark_never_missing(inputs, &trees);
     if trees.len() % per_iteration != 0 {
         return Err(ImportError::Parse {
             format: FORMAT,
@@ -401,6 +408,40 @@ fn categorical_features(file: &File, n_features: usize) -> Result<Vec<usize>, Im
         .filter(|(_, info)| !info.starts_with('[') && *info != "none")
         .map(|(i, _)| i)
         .collect())
+}
+
+/// `[min:max]` entries of `feature_infos`: the training range of numeric features.
+fn training_ranges(file: &File) -> Vec<Option<[f64; 2]>> {
+    let Some(infos) = file.header.values.get("feature_infos") else {
+        return Vec::new();
+    };
+    infos
+        .split_whitespace()
+        .map(|info| {
+            let (low, high) = info.strip_prefix('[')?.strip_suffix(']')?.split_once(':')?;
+            let (low, high) = (low.parse::<f64>().ok()?, high.parse::<f64>().ok()?);
+            (low.is_finite() && high.is_finite() && low <= high).then_some([low, high])
+        })
+        .collect()
+}
+
+/// LightGBM writes `missing_type=None` on every split of a feature that had no missing
+/// value in training (a NaN is then read as 0): such a feature is not nullable.
+fn mark_never_missing(mut inputs: Vec<Input>, trees: &[Tree]) -> Vec<Input> {
+    let mut seen_split = vec![false; inputs.len()];
+    let mut missing_learned = vec![false; inputs.len()];
+    for node in trees.iter().flat_map(|t| &t.nodes) {
+        if let Node::Split(split) = node {
+            seen_split[split.feature] = true;
+            if split.missing != Missing::AsZero {
+                missing_learned[split.feature] = true;
+            }
+        }
+    }
+    for (i, input) in inputs.iter_mut().enumerate() {
+        input.nullable = !seen_split[i] || missing_learned[i];
+    }
+    inputs
 }
 
 /// `pandas_categorical:[["a","b"],[1,2]]` holds the category names of each categorical

@@ -60,6 +60,13 @@ pub struct Input {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub levels: Option<Vec<String>>,
+    /// The smallest and largest value seen in training, where the source records them
+    /// (LightGBM's `feature_infos`). Used to flag rows outside it, never to clip.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub range: Option<[f64; 2]>,
 }
 
 /// The logical type of an input column.

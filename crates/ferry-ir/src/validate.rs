@@ -14,6 +14,14 @@ pub(crate) fn validate(model: &Model) -> Result<(), IrError> {
                 name: input.name.clone(),
             });
         }
+        if let Some([low, high]) = input.range {
+            if !(low.is_finite() && high.is_finite() && low <= high) {
+                return Err(IrError::Invalid(format!(
+                    "input `{}` has training range [{low}, {high}]; expected finite bounds, low <= high",
+                    input.name
+                )));
+            }
+        }
         if let Some(levels) = &input.levels {
             if input.dtype != crate::DType::Categorical {
                 return Err(IrError::Invalid(format!(

@@ -28,6 +28,7 @@ fn model(nodes: Vec<Node>) -> Model {
         ir_version: IR_VERSION,
         source: Source::default(),
         inputs: vec![Input {
+            range: None,
             name: "x".into(),
             dtype: DType::Float64,
             nullable: true,

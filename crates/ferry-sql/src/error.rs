@@ -7,6 +7,8 @@ pub enum SqlError {
     UnknownDialect(String),
     #[error("invalid model: {0}")]
     Model(String),
+    #[error("--keep {0}: the output already has a column `{0}`")]
+    KeepClash(String),
     #[error("--keep: `{0}` named twice")]
     DuplicateKeep(String),
     #[error("{what} `{value}` contains a NUL character, which SQL cannot quote")]

@@ -26,7 +26,7 @@ use std::fmt::Write;
 
 use ferry_ir::{output_columns, Estimator, Model, OutputKind, Precision, Task, Transform};
 
-pub use dialect::{dialect, Dialect, Float32, DIALECT_NAMES};
+pub use dialect::{dialect, Dialect, Float32, Fold, DIALECT_NAMES};
 pub use error::SqlError;
 
 use crate::dialect::quote_path;
@@ -43,7 +43,13 @@ pub struct Options {
     pub keep: Vec<String>,
     /// Also return the untransformed scores.
     pub raw: bool,
+    /// Add a last column, [`VALIDITY_COLUMN`], saying why a row's prediction cannot be
+    /// trusted (NULL when nothing is wrong).
+    pub validity: bool,
 }
+
+/// Name of the `--validity` column.
+pub const VALIDITY_COLUMN: &str = "validity";
 
 /// Compiles `model` into one `SELECT` statement (with CTEs) for `dialect`. The result
 /// has exactly the columns `ferry predict` writes with the same options.
@@ -100,9 +106,13 @@ impl Compiler<'_> {
             None => Precision::F64,
         };
         let n_keep = self.options.keep.len();
-        let keep: Vec<(Expr, Alias)> = (0..n_keep)
+        // Kept columns (and the validity reason) travel through every step.
+        let mut keep: Vec<(Expr, Alias)> = (0..n_keep)
             .map(|i| (internal(format!("k{i}")), Alias::Internal(format!("k{i}"))))
             .collect();
+        if self.options.validity {
+            keep.push((internal("kv"), Alias::Internal("kv".into())));
+        }
 
         // ferry_in: user names → internal names.
         let mut items: Vec<(Expr, Alias)> = self
@@ -139,6 +149,9 @@ impl Compiler<'_> {
             .enumerate()
             .map(|(j, f)| (f.clone(), Alias::Internal(format!("f{j}"))))
             .collect();
+        if self.options.validity {
+            items.push((validity(self.model), Alias::Internal("kv".into())));
+        }
         let mut from = self.push("ferry_in", items, From::Table);
 
         // Raw scores.
@@ -402,6 +415,9 @@ impl Compiler<'_> {
             };
             items.push((value, Alias::User(column.name)));
         }
+        if self.options.validity {
+            items.push((internal("kv"), Alias::User(VALIDITY_COLUMN.into())));
+        }
         let last = Select {
             items,
             from,
@@ -597,6 +613,54 @@ fn tiny_band_features(model: &Model) -> Vec<Option<f64>> {
     banded
 }
 
+/// The first reason, in input order, that a row is outside what the model was trained
+/// on: a NULL where training had no missing value, an unseen category name, a value
+/// outside the recorded training range. NULL when there is none.
+fn validity(model: &Model) -> Expr {
+    let mut whens = Vec::new();
+    for input in &model.inputs {
+        let x = Expr::Column(input.name.clone());
+        if !input.nullable {
+            whens.push((
+                Expr::IsNull(Box::new(x.clone())),
+                Expr::Str(format!(
+                    "{}: missing (never missing in training)",
+                    input.name
+                )),
+            ));
+        }
+        if let Some(levels) = input.levels.as_ref().filter(|l| !l.is_empty()) {
+            let known = levels.iter().cloned().map(Expr::Str).collect();
+            whens.push((
+                Expr::Not(Box::new(Expr::In(Box::new(x.clone()), known))),
+                Expr::Str(format!("{}: unseen category", input.name)),
+            ));
+        }
+        if let Some([low, high]) = input.range {
+            whens.push((
+                Expr::Or(vec![
+                    bin(x.clone(), Op::Lt, Expr::Float(low)),
+                    bin(x, Op::Gt, Expr::Float(high)),
+                ]),
+                Expr::Str(format!(
+                    "{}: outside the training range [{low}, {high}]",
+                    input.name
+                )),
+            ));
+        }
+    }
+    if whens.is_empty() {
+        return Expr::Case(
+            vec![(
+                bin(Expr::Int(1), Op::Lt, Expr::Int(0)),
+                Expr::Str(String::new()),
+            )],
+            Box::new(Expr::Null),
+        );
+    }
+    Expr::Case(whens, Box::new(Expr::Null))
+}
+
 /// Names that reach the SQL must be quotable; `--keep` must not repeat.
 fn check_names(model: &Model, options: &Options) -> Result<(), SqlError> {
     let nul = |what: &'static str, value: &str| {
@@ -615,8 +679,12 @@ fn check_names(model: &Model, options: &Options) -> Result<(), SqlError> {
         });
     }
     nul("the table name", &options.table)?;
+    let outputs = output_columns(model, options.raw);
     for (i, k) in options.keep.iter().enumerate() {
         nul("a --keep column", k)?;
+        if outputs.iter().any(|c| &c.name == k) || (options.validity && k == VALIDITY_COLUMN) {
+            return Err(SqlError::KeepClash(k.clone()));
+        }
         if options.keep[..i].contains(k) {
             return Err(SqlError::DuplicateKeep(k.clone()));
         }

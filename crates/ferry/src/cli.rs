@@ -67,6 +67,11 @@ pub struct PredictArgs {
     #[arg(long)]
     pub raw: bool,
 
+    /// Add a last column, `validity`, naming the first reason a row's prediction cannot
+    /// be trusted (as `ferry sql --validity`); empty when there is none.
+    #[arg(long)]
+    pub validity: bool,
+
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -100,6 +105,12 @@ pub struct SqlArgs {
     /// Also return the untransformed scores (margins): `raw`, or `raw_<class>` per class.
     #[arg(long)]
     pub raw: bool,
+
+    /// Add a last column, `validity`, naming the first reason a row's prediction cannot
+    /// be trusted: a NULL where training had none, an unseen category, a value outside
+    /// the recorded training range. NULL when there is none.
+    #[arg(long)]
+    pub validity: bool,
 
     /// Wrap the query as `CREATE VIEW NAME AS …`.
     #[arg(long, value_name = "NAME")]

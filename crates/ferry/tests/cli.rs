@@ -510,3 +510,35 @@ fn sql_bad_arguments() {
     );
     assert!(e.contains("table name"), "{e}");
 }
+
+/// `--validity` names the first reason in input order: a NULL where LightGBM saw no
+/// missing value in training (`missing_type=None`), a value outside `feature_infos`.
+#[test]
+fn predict_validity_names_the_first_reason() {
+    let model = fixture("lgb_missing_none", "model.txt");
+    let header = header("lgb_missing_none");
+    let n = header.split(',').count();
+    let ok = vec!["0"; n].join(",");
+    let missing = std::iter::once("")
+        .chain(std::iter::repeat_n("0", n - 1))
+        .collect::<Vec<_>>()
+        .join(",");
+    let huge = std::iter::repeat_n("0", n - 1)
+        .chain(std::iter::once("1e9"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let input = format!("{header}\n{ok}\n{missing}\n{huge}\n");
+    let out = stdout(
+        ferry()
+            .args(["predict", "--validity", "--input", "-"])
+            .arg(&model)
+            .write_stdin(input),
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "prediction,validity");
+    assert!(lines[1].ends_with(','), "{}", lines[1]);
+    let first = header.split(',').next().unwrap();
+    let last = header.split(',').last().unwrap();
+    assert!(lines[2].ends_with(&format!("{first}: missing (never missing in training)")));
+    assert!(lines[3].contains(&format!("{last}: outside the training range [")));
+}

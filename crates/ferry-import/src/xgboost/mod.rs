@@ -407,6 +407,7 @@ fn read_inputs(learner: &Node, num_feature: usize) -> Result<Vec<Input>, ImportE
                 dtype,
                 nullable: true,
                 levels: None,
+                range: None,
             }
         })
         .collect())

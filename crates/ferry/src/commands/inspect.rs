@@ -113,15 +113,19 @@ fn describe(model: &Model) -> String {
             Some(levels) => format!("  levels: {}", levels.join(", ")),
             None => String::new(),
         };
+        let range = match input.range {
+            Some([low, high]) => format!("  trained on [{low}, {high}]"),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {:width$}  {:11}  {}{levels}",
+            "  {:width$}  {:11}  {}{levels}{range}",
             input.name,
             input.dtype.name(),
             if input.nullable {
                 "nullable"
             } else {
-                "required"
+                "never missing in training"
             },
         );
     }

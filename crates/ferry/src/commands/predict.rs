@@ -24,7 +24,9 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
     let evaluator = Evaluator::new(&model).with_context(|| args.model.model.clone())?;
     let columns = ferry_ir::output_columns(&model, args.raw);
     for keep in &args.keep {
-        if columns.iter().any(|c| &c.name == keep) {
+        if columns.iter().any(|c| &c.name == keep)
+            || (args.validity && keep == ferry_sql::VALIDITY_COLUMN)
+        {
             return Err(anyhow!(
                 "--keep {keep}: the output already has a column `{keep}`"
             ));
@@ -60,7 +62,29 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
                 .predict(&batch)
                 .with_context(|| args.input.clone())?;
             let kept = kept_columns(&batch, &args.keep);
-            let out = ferry_eval::to_record_batch(&model, &predictions, &columns, kept)?;
+            let mut out = ferry_eval::to_record_batch(&model, &predictions, &columns, kept)?;
+            if args.validity {
+                let reasons = evaluator
+                    .validity(&batch)
+                    .with_context(|| args.input.clone())?;
+                let mut fields: Vec<Field> = out
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| (**f).clone())
+                    .collect();
+                fields.push(Field::new(
+                    ferry_sql::VALIDITY_COLUMN,
+                    arrow_schema::DataType::Utf8,
+                    true,
+                ));
+                let mut arrays = out.columns().to_vec();
+                arrays.push(std::sync::Arc::new(reasons));
+                out = RecordBatch::try_new(
+                    std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+                    arrays,
+                )?;
+            }
             let writer = match &mut writer {
                 Some(w) => w,
                 None => writer.insert(ferry_io::create_writer(&args.output, out.schema())?),

@@ -16,6 +16,7 @@ pub fn sql(args: &SqlArgs) -> Result<()> {
         table: args.table.clone(),
         keep: args.keep.clone(),
         raw: args.raw,
+        validity: args.validity,
     };
     let query = ferry_sql::compile(&model, dialect, &options).context("ferry sql")?;
     let text = match &args.view {
