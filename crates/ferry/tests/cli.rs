@@ -538,7 +538,7 @@ fn predict_validity_names_the_first_reason() {
     assert_eq!(lines[0], "prediction,validity");
     assert!(lines[1].ends_with(','), "{}", lines[1]);
     let first = header.split(',').next().unwrap();
-    let last = header.split(',').last().unwrap();
+    let last = header.split(',').next_back().unwrap();
     assert!(lines[2].ends_with(&format!("{first}: missing (never missing in training)")));
     assert!(lines[3].contains(&format!("{last}: outside the training range [")));
 }
