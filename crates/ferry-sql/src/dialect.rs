@@ -26,6 +26,16 @@ pub enum Fold {
     SparkAggregate,
 }
 
+/// How a dialect packages the query as a reusable function (`--function`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionStyle {
+    /// `CREATE MACRO name(input_table) AS TABLE …`, called as `FROM name('table')`.
+    DuckDbTableMacro,
+    /// `CREATE FUNCTION name(x1, …) RETURNS TABLE(…) LANGUAGE sql`, one row per call:
+    /// `FROM t CROSS JOIN LATERAL name(t.x1, …)`.
+    PostgresSqlFunction,
+}
+
 /// The per-engine parts of the SQL ferry writes.
 pub trait Dialect: Sync {
     /// The `--dialect` name.
@@ -95,6 +105,11 @@ pub trait Dialect: Sync {
     /// `AS` between a table expression and its alias (Oracle has none).
     fn table_alias_as(&self) -> &'static str {
         " AS "
+    }
+
+    /// How `--function` is written; `None` where ferry has no form for the engine yet.
+    fn function_style(&self) -> Option<FunctionStyle> {
+        None
     }
 
     /// `CREATE VIEW` for `query`.
@@ -202,6 +217,9 @@ impl Dialect for Sqlite {
 
 pub struct DuckDb;
 impl Dialect for DuckDb {
+    fn function_style(&self) -> Option<FunctionStyle> {
+        Some(FunctionStyle::DuckDbTableMacro)
+    }
     fn float64_type(&self) -> &'static str {
         "DOUBLE"
     }
@@ -215,6 +233,9 @@ impl Dialect for DuckDb {
 
 pub struct Postgres;
 impl Dialect for Postgres {
+    fn function_style(&self) -> Option<FunctionStyle> {
+        Some(FunctionStyle::PostgresSqlFunction)
+    }
     fn name(&self) -> &'static str {
         "postgres"
     }

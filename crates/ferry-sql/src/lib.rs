@@ -20,6 +20,7 @@ mod boundary;
 mod dialect;
 mod error;
 mod expr;
+mod function;
 mod trees;
 
 use std::fmt::Write;
@@ -28,6 +29,7 @@ use ferry_ir::{output_columns, Estimator, Model, OutputKind, Precision, Task, Tr
 
 pub use dialect::{dialect, Dialect, Float32, Fold, DIALECT_NAMES};
 pub use error::SqlError;
+pub use function::compile_function;
 
 use crate::dialect::quote_path;
 use crate::expr::{bin, internal, pick_first_max, Expr, Op};
@@ -67,6 +69,7 @@ pub fn compile(
         d: dialect,
         options,
         ctes: Vec::new(),
+        source: None,
     }
     .query())
 }
@@ -94,6 +97,8 @@ struct Compiler<'a> {
     d: &'a dyn Dialect,
     options: &'a Options,
     ctes: Vec<(String, Select)>,
+    /// SQL text that replaces the input table in the FROM clause (function bodies).
+    source: Option<String>,
 }
 
 impl Compiler<'_> {
@@ -493,7 +498,10 @@ impl Compiler<'_> {
         }
         out.push_str("\nFROM ");
         match &select.from {
-            From::Table => quote_path(self.d, &self.options.table, out),
+            From::Table => match &self.source {
+                Some(source) => out.push_str(source),
+                None => quote_path(self.d, &self.options.table, out),
+            },
             From::Cte(name) => out.push_str(name),
         }
         out.push_str(select.suffix);
@@ -662,7 +670,7 @@ fn validity(model: &Model) -> Expr {
 }
 
 /// Names that reach the SQL must be quotable; `--keep` must not repeat.
-fn check_names(model: &Model, options: &Options) -> Result<(), SqlError> {
+pub(crate) fn check_names(model: &Model, options: &Options) -> Result<(), SqlError> {
     let nul = |what: &'static str, value: &str| {
         if value.contains('\0') {
             Err(SqlError::Nul {

@@ -116,6 +116,12 @@ pub struct SqlArgs {
     #[arg(long, value_name = "NAME")]
     pub view: Option<String>,
 
+    /// Emit a stored function instead of a query: a DuckDB table macro
+    /// (`SELECT * FROM NAME('table')`) or a PostgreSQL SQL function of the input values
+    /// (`FROM t CROSS JOIN LATERAL NAME(t.x1, …)`).
+    #[arg(long, value_name = "NAME", conflicts_with = "view")]
+    pub function: Option<String>,
+
     /// Write the SQL to this file instead of stdout.
     #[arg(long, short, value_name = "FILE", default_value = "-")]
     pub output: String,

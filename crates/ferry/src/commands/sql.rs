@@ -18,10 +18,12 @@ pub fn sql(args: &SqlArgs) -> Result<()> {
         raw: args.raw,
         validity: args.validity,
     };
-    let query = ferry_sql::compile(&model, dialect, &options).context("ferry sql")?;
-    let text = match &args.view {
-        Some(name) => dialect.create_view(name, &query),
-        None => query,
+    let text = match (&args.function, &args.view) {
+        (Some(name), _) => ferry_sql::compile_function(&model, dialect, &options, name)?,
+        (None, Some(name)) => {
+            dialect.create_view(name, &ferry_sql::compile(&model, dialect, &options)?)
+        }
+        (None, None) => ferry_sql::compile(&model, dialect, &options)?,
     };
     write_atomically(&args.output, text.as_bytes())
 }
