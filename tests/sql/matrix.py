@@ -1,0 +1,218 @@
+"""The `ferry sql` engine matrix: every case × every engine, checked against
+`ferry predict` and (for library fixtures) the training library's own output.
+
+    python tests/sql/matrix.py --ferry target/release/ferry [--engines sqlite,duckdb] [--only GLOB]
+
+Cases: every fixture under tests/fixtures/*/* (real XGBoost and LightGBM models with
+threshold-adjacent rows, missing values, unseen categories) and the models that
+make_models.py writes (hostile names, big ensembles). For each, the input table is
+loaded with a row number, `ferry sql --raw --validity --keep <row>` runs on the engine
+and its rows are compared in order with `ferry predict --raw --validity`:
+
+* column names and order: identical;
+* labels and validity reasons: identical;
+* numbers: within 1e-9 relative (float64 sources); float32 sources within 4e-7
+  relative, because engines compute exp() in float64 where XGBoost calls expf (one
+  float32 ulp apart on a few rows; sums and comparisons are exact);
+* against expected.csv (the library): probabilities within 1e-6 absolute, other
+  numbers within 1e-6 relative, labels identical — the fixture tolerance of
+  crates/ferry/tests/fixtures.rs.
+
+Prints one line per case and, last, `sql-engines: N passed, N failed` (N counts case ×
+engine cells). Exits non-zero on any failure; an engine that cannot start fails all its
+cells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fnmatch
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import engines  # noqa: E402
+import make_models  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+MISSING = {"", "NA", "N/A", "NaN", "nan", "NULL", "null", "None"}
+ROW = "__row"
+TABLE = "ferry_input"
+TOL_F64 = 1e-9
+TOL_F32 = 4e-7
+TOL_LIBRARY = 1e-6
+
+
+def run(argv, **kw):
+    return subprocess.run([str(a) for a in argv], check=True, capture_output=True, text=True, **kw).stdout
+
+
+def cases(work: Path, only: str | None):
+    found = []
+    for meta in sorted(REPO.glob("tests/fixtures/*/*/meta.json")):
+        d = meta.parent
+        model = next(p for p in (d / "model.json", d / "model.txt") if p.exists())
+        found.append((d.name, model, d / "input.csv", d / "expected.csv"))
+    make_models.main(str(work))
+    for d in sorted(p for p in work.iterdir() if p.is_dir()):
+        found.append((d.name, d / "model.json", d / "input.csv", None))
+    return [c for c in found if only is None or fnmatch.fnmatch(c[0], only)]
+
+
+def read_csv(path: Path):
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
+class Case:
+    """One model with its input table, the reference outputs and how to load it."""
+
+    def __init__(self, ferry, name, model, input_csv, expected_csv):
+        self.name = name
+        self.model = model
+        ir = json.loads(run([ferry, "inspect", model, "--json"]))
+        self.float32 = ir["estimator"].get("trees", {}).get("score_precision") == "f32"
+        text = {i["name"] for i in ir["inputs"] if i.get("levels")}
+        header, body = read_csv(input_csv)
+        self.columns = [(ROW, "bigint")] + [(h, "text" if h in text else "double") for h in header]
+        self.rows = []
+        for r, cells in enumerate(body):
+            row = [r]
+            for (h, kind), v in zip(self.columns[1:], cells):
+                row.append(None if v in MISSING else (v if kind == "text" else float(v)))
+            self.rows.append(tuple(row))
+        out = Path(tempfile.mkstemp(suffix=".csv")[1])
+        try:
+            run([ferry, "predict", model, "--input", input_csv, "--output", out, "--raw", "--validity", "-q"])
+            self.names, self.want = read_csv(out)
+        finally:
+            out.unlink()
+        self.expected = read_csv(expected_csv) if expected_csv else None
+
+    def check(self, names, got):
+        """Problems found in an engine's result (empty when it matches)."""
+        problems = []
+        if names != [ROW] + self.names:
+            return [f"columns {names} != {[ROW] + self.names}"], 0.0
+        if len(got) != len(self.want):
+            return [f"{len(got)} rows, want {len(self.want)}"], 0.0
+        tol = TOL_F32 if self.float32 else TOL_F64
+        worst = 0.0
+        for r, (g, w) in enumerate(zip(got, self.want)):
+            if g[0] != r:
+                problems.append(f"row {r}: row number {g[0]}")
+            for name, gv, wv in zip(self.names, g[1:], w):
+                if name in ("label", "validity"):
+                    gs = "" if gv is None else str(gv)
+                    if gs != wv:
+                        problems.append(f"row {r} {name}: {gs!r} != {wv!r}")
+                    continue
+                if gv is None or not isinstance(gv, (int, float)):
+                    problems.append(f"row {r} {name}: {gv!r}")
+                    continue
+                diff = abs(gv - float(wv))
+                worst = max(worst, diff / max(1.0, abs(float(wv))))
+                if not diff <= tol * max(1.0, abs(float(wv))):
+                    problems.append(f"row {r} {name}: {gv!r} != {wv} (ferry predict)")
+        if self.expected:
+            header, rows = self.expected
+            index = {n: i for i, n in enumerate(self.names)}
+            for r, (g, e) in enumerate(zip(got, rows)):
+                for name, ev in zip(header, e):
+                    if name not in index:
+                        continue
+                    gv = g[1 + index[name]]
+                    if name == "label":
+                        if str(gv) != ev:
+                            problems.append(f"row {r} label {gv!r} != {ev!r} (library)")
+                        continue
+                    ev = float(ev)
+                    diff = abs(gv - ev)
+                    ok = diff <= TOL_LIBRARY if name.startswith("proba_") else (
+                        diff <= 1e-9 or diff <= TOL_LIBRARY * abs(ev))
+                    if not ok:
+                        problems.append(f"row {r} {name}: {gv!r} != {ev!r} (library)")
+        return problems, worst
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ferry", type=Path, default=REPO / "target" / "release" / "ferry")
+    ap.add_argument("--engines", default=",".join(engines.ALL_ENGINES))
+    ap.add_argument("--only", help="glob over case names")
+    args = ap.parse_args(argv)
+    ferry = args.ferry.resolve()
+    names = [e.strip() for e in args.engines.split(",") if e.strip()]
+
+    work = Path(tempfile.mkdtemp(prefix="ferry-sql-cases-"))
+    loaded = [Case(ferry, *c) for c in cases(work, args.only)]
+    print(f"{len(loaded)} cases × {len(names)} engines", flush=True)
+
+    results = {}  # (case, engine) -> (ok, text)
+    for name in names:
+        engine = engines.make_engine(name)
+        start = time.perf_counter()
+        try:
+            engine.start()
+            if name == "clickhouse":
+                # Big models exceed the default 256 KiB query and 50,000 AST nodes.
+                engine.query("SET max_query_size = 1073741824")
+                engine.query("SET max_ast_elements = 100000000")
+                engine.query("SET max_expanded_ast_elements = 100000000")
+        except Exception as e:  # noqa: BLE001 - report any start failure as failed cells
+            for case in loaded:
+                results[case.name, name] = (False, f"engine did not start: {e}")
+            print(f"{name}: did not start: {e}", flush=True)
+            continue
+        print(f"{name}: {engine.version()} (started in {time.perf_counter() - start:.1f} s)", flush=True)
+        try:
+            for case in loaded:
+                try:
+                    engine.load_table(TABLE, case.columns, case.rows)
+                    sql = run([ferry, "sql", case.model, "--dialect", engine.dialect, "--table", TABLE,
+                               "--keep", ROW, "--raw", "--validity"])
+                    t = time.perf_counter()
+                    got_names, got = engine.query(sql.rstrip() + "\nORDER BY " + engine.quote_ident(ROW))
+                    elapsed = time.perf_counter() - t
+                    problems, worst = case.check(got_names, got)
+                    if problems:
+                        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+                        results[case.name, name] = (False, "; ".join(problems[:3]) + more)
+                    else:
+                        results[case.name, name] = (True, f"{worst:.0e} {elapsed:.1f}s")
+                except Exception as e:  # noqa: BLE001 - one failing cell must not stop the matrix
+                    results[case.name, name] = (False, f"{type(e).__name__}: {str(e)[:300]}")
+                    if not engine.alive():
+                        raise
+                ok, text = results[case.name, name]
+                print(f"  {case.name:32s} {name:10s} {'ok  ' if ok else 'FAIL'} {text}", flush=True)
+        except Exception as e:  # noqa: BLE001
+            for case in loaded:
+                results.setdefault((case.name, name), (False, f"engine died: {e}"))
+        finally:
+            engine.stop()
+
+    # The matrix: cases × engines, max relative difference to ferry predict.
+    print("\n| case | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for case in loaded:
+        cells = []
+        for name in names:
+            ok, text = results[case.name, name]
+            cells.append(text.split(" ")[0] if ok else "FAIL")
+        print(f"| {case.name} | " + " | ".join(cells) + " |")
+    passed = sum(ok for ok, _ in results.values())
+    failed = len(results) - passed
+    print(f"sql-engines: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
