@@ -30,7 +30,7 @@ pub use error::IrError;
 pub use linear::Linear;
 pub use model::{
     output_columns, DType, Estimator, Input, Model, OutputColumn, OutputKind, Precision, Source,
-    Task, Transform, IR_VERSION,
+    Task, Transform, IR_VERSION, VALIDITY_COLUMN,
 };
 pub use tree::{Aggregation, Cmp, Direction, Missing, Node, Split, Test, Tree, TreeEnsemble};
 

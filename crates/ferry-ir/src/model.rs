@@ -208,6 +208,10 @@ pub struct OutputColumn {
     pub kind: OutputKind,
 }
 
+/// Name of the optional last column (`--validity`) that names why a row's prediction
+/// cannot be trusted.
+pub const VALIDITY_COLUMN: &str = "validity";
+
 /// The prediction columns of a model (without kept columns), in contract order:
 /// `prediction` for regression; `label`, `proba_<class>`… for classification; then with
 /// `raw`, `raw` (one score) or `raw_<class>` / `raw_<i>`.

@@ -246,6 +246,11 @@ impl Dialect for Postgres {
     fn float32(&self) -> Option<Float32> {
         Some(Float32::Cast("REAL"))
     }
+    /// PostgreSQL pulls a CTE referenced once up into its reader, copying the
+    /// expressions behind every reference; OFFSET 0 stops that and keeps streaming.
+    fn subquery_barrier(&self) -> &'static str {
+        " OFFSET 0"
+    }
     /// `exp()` raises "value out of range: underflow" below about -745.
     fn exp_floor(&self) -> Option<f64> {
         Some(-700.0)

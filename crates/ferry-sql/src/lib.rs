@@ -50,8 +50,7 @@ pub struct Options {
     pub validity: bool,
 }
 
-/// Name of the `--validity` column.
-pub const VALIDITY_COLUMN: &str = "validity";
+pub use ferry_ir::VALIDITY_COLUMN;
 
 /// Compiles `model` into one `SELECT` statement (with CTEs) for `dialect`. The result
 /// has exactly the columns `ferry predict` writes with the same options.
@@ -343,7 +342,8 @@ impl Compiler<'_> {
                         Alias::Internal(format!("e{k}")),
                     ));
                 }
-                from = self.push("ferry_exp", items, from);
+                let barrier = self.d.subquery_barrier();
+                from = self.push_with("ferry_exp", items, from, barrier);
                 let exps: Vec<Expr> = (0..scores.len())
                     .map(|k| internal(format!("e{k}")))
                     .collect();
@@ -367,7 +367,10 @@ impl Compiler<'_> {
         for (k, t) in transformed.into_iter().enumerate() {
             items.push((t, Alias::Internal(format!("t{k}"))));
         }
-        from = self.push("ferry_t", items, from);
+        // Later steps read each column several times (GREATEST, the softmax sum, the
+        // label): a barrier keeps engines from copying the expressions behind them.
+        let barrier = self.d.subquery_barrier();
+        from = self.push_with("ferry_t", items, from, barrier);
 
         // The contract's columns.
         let n_outputs = self.model.estimator.n_outputs();

@@ -25,7 +25,7 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
     let columns = ferry_ir::output_columns(&model, args.raw);
     for keep in &args.keep {
         if columns.iter().any(|c| &c.name == keep)
-            || (args.validity && keep == ferry_sql::VALIDITY_COLUMN)
+            || (args.validity && keep == ferry_ir::VALIDITY_COLUMN)
         {
             return Err(anyhow!(
                 "--keep {keep}: the output already has a column `{keep}`"
@@ -74,7 +74,7 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
                     .map(|f| (**f).clone())
                     .collect();
                 fields.push(Field::new(
-                    ferry_sql::VALIDITY_COLUMN,
+                    ferry_ir::VALIDITY_COLUMN,
                     arrow_schema::DataType::Utf8,
                     true,
                 ));
