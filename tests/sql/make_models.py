@@ -77,18 +77,18 @@ def ensemble(rng, n_trees, max_depth, n_outputs, n_features, categorical, stop, 
     }
 
 
-def rows(rng, n, inputs):
+def rows(rng, n, inputs, missing=0.08, grid=True):
     """Values on, around and between the thresholds, missing values and unseen levels."""
     out = []
     for _ in range(n):
         row = []
         for spec in inputs:
             r = rng.random()
-            if r < 0.08:
+            if r < missing:
                 row.append("")
             elif spec.get("levels"):
-                row.append(rng.choice(spec["levels"] + ["unseen level"]))
-            elif r < 0.4:
+                row.append(rng.choice(spec["levels"] + (["unseen level"] if missing else [])))
+            elif grid and r < 0.4:
                 t = rng.randint(-40, 40) / 16
                 row.append(repr(rng.choice([t, math.nextafter(t, 9), math.nextafter(t, -9)])))
             else:
@@ -114,12 +114,12 @@ def write_case(out_dir, name, model, input_rows):
             f.write(",".join(csv_field(v) for v in row) + "\n")
 
 
-def model(inputs, estimator, transform, task, note):
+def model(inputs, estimator, transform, task, note, kind="trees"):
     return {
         "ir_version": 1,
         "source": {"format": "ferry-ir", "library": "ferry-tests", "objective": note},
         "inputs": inputs,
-        "estimator": {"trees": estimator},
+        "estimator": {kind: estimator},
         "transform": transform,
         "task": task,
     }
@@ -146,6 +146,31 @@ def main(out_dir):
     est = ensemble(rng, 300, 12, 1, len(inputs), {}, 0.3, "f64", "average")
     m = model(inputs, est, {"kind": "identity"}, {"kind": "regression"}, "rf 300x12")
     write_case(out_dir, "big_rf_300x12", m, rows(rng, 300, inputs))
+
+    # Linear models (the shape ONNX and PMML importers produce): a float64 multinomial
+    # logit over a category name and numbers, and a float32 logistic regression.
+    inputs = [{"name": f"z{i}", "dtype": "float64", "nullable": True} for i in range(6)]
+    inputs.append({"name": "kind", "dtype": "categorical", "nullable": True, "levels": ["a", "b", "c"]})
+    linear = {
+        "coefficients": [[rng.gauss(0, 1) for _ in inputs] for _ in range(3)],
+        "intercepts": [rng.gauss(0, 1) for _ in range(3)],
+        "score_precision": "f64",
+    }
+    m = model(inputs, linear, {"kind": "softmax"}, {"kind": "classification", "classes": ["x", "y", "z"]},
+              "multinomial logit", kind="linear")
+    # A missing value makes a linear score missing (NULL in SQL, NaN in ferry predict),
+    # and PostgreSQL raises on a product that underflows (a subnormal input): the rows
+    # here have neither.
+    write_case(out_dir, "linear_softmax", m, rows(rng, 300, inputs, missing=0.0, grid=False))
+    inputs = inputs[:6]
+    linear = {
+        "coefficients": [[f32(rng.gauss(0, 1)) for _ in inputs]],
+        "intercepts": [f32(rng.gauss(0, 1))],
+        "score_precision": "f32",
+    }
+    m = model(inputs, linear, {"kind": "logistic", "scale": 1.0}, {"kind": "classification", "classes": ["0", "1"]},
+              "float32 logistic regression", kind="linear")
+    write_case(out_dir, "linear_logistic_f32", m, rows(rng, 300, inputs, missing=0.0, grid=False))
 
 
 if __name__ == "__main__":

@@ -80,6 +80,11 @@ pub trait Dialect: Sync {
         "DOUBLE PRECISION"
     }
 
+    /// A function that widens to float64, where a CAST would not do.
+    fn float64_function(&self) -> Option<&'static str> {
+        None
+    }
+
     /// A function returning the largest of its (non-NULL) arguments; `None` for a CASE.
     fn greatest(&self) -> Option<&'static str> {
         Some("GREATEST")
@@ -429,6 +434,10 @@ impl Dialect for ClickHouse {
     }
     fn float32(&self) -> Option<Float32> {
         Some(Float32::Function("toFloat32"))
+    }
+    /// `CAST(x AS Float64)` refuses NULL; `toFloat64` keeps Nullable.
+    fn float64_function(&self) -> Option<&'static str> {
+        Some("toFloat64")
     }
     /// `max_ast_depth` defaults to 1000.
     fn trees_per_step(&self) -> usize {

@@ -34,7 +34,8 @@ pub(crate) enum Expr {
     Float32(Box<Expr>),
     /// Widen to float64 (in dialects with float32, whose REAL arithmetic stays REAL).
     Float64(Box<Expr>),
-    Exp(Box<Expr>),
+    /// `exp(x)`; `true` when the result is rounded to float32 next.
+    Exp(Box<Expr>, bool),
     /// `init + terms[0] + terms[1] + …` left to right as a fold over an array, rounding
     /// to float32 after each addition when `float32`.
     Fold {
@@ -95,11 +96,19 @@ impl Expr {
             }
             Expr::Str(s) => d.quote_str(s, out),
             Expr::Null => out.push_str("NULL"),
-            Expr::Float64(x) => {
-                out.push_str("CAST(");
-                x.render(d, out);
-                let _ = write!(out, " AS {})", d.float64_type());
-            }
+            Expr::Float64(x) => match d.float64_function() {
+                Some(f) => {
+                    out.push_str(f);
+                    out.push('(');
+                    x.render(d, out);
+                    out.push(')');
+                }
+                None => {
+                    out.push_str("CAST(");
+                    x.render(d, out);
+                    let _ = write!(out, " AS {})", d.float64_type());
+                }
+            },
             Expr::Bin(a, op, b) => {
                 out.push('(');
                 a.render(d, out);
@@ -169,11 +178,15 @@ impl Expr {
                 }
                 None => x.render(d, out),
             },
-            Expr::Exp(x) => {
+            Expr::Exp(x, float32) => {
                 out.push_str("EXP(");
-                match d.exp_floor() {
-                    // Keeps engines that raise on underflow (PostgreSQL) from failing;
-                    // exp(-700) is below every result ferry rounds to.
+                // Keeps engines that raise on underflow (PostgreSQL, also when a
+                // double too small for float32 is cast to REAL) from failing: exp(-700)
+                // and exp(-103) are below every value the results are rounded to.
+                let floor = d
+                    .exp_floor()
+                    .map(|f| if *float32 { f.max(-103.0) } else { f });
+                match floor {
                     Some(floor) => {
                         Expr::Greatest(vec![(**x).clone(), Expr::Float(floor)]).render(d, out)
                     }

@@ -319,7 +319,12 @@ impl Compiler<'_> {
             Transform::Identity => scores,
             Transform::Exp => scores
                 .into_iter()
-                .map(|a| f32_if(precision, Expr::Exp(Box::new(a))))
+                .map(|a| {
+                    f32_if(
+                        precision,
+                        Expr::Exp(Box::new(a), precision == Precision::F32),
+                    )
+                })
                 .collect(),
             Transform::Logistic { scale } => scores
                 .into_iter()
@@ -338,7 +343,10 @@ impl Compiler<'_> {
                 for (k, a) in scores.iter().enumerate() {
                     let shifted = f32_if(precision, bin(a.clone(), Op::Sub, max.clone()));
                     items.push((
-                        f32_if(precision, Expr::Exp(Box::new(shifted))),
+                        f32_if(
+                            precision,
+                            Expr::Exp(Box::new(shifted), precision == Precision::F32),
+                        ),
                         Alias::Internal(format!("e{k}")),
                     ));
                 }
@@ -578,7 +586,10 @@ fn logistic(precision: Precision, scale: f64, a: Expr) -> Expr {
             )
         }
     };
-    let e = f32_if(precision, Expr::Exp(Box::new(neg)));
+    let e = f32_if(
+        precision,
+        Expr::Exp(Box::new(neg), precision == Precision::F32),
+    );
     let denominator = f32_if(precision, Expr::Sum(vec![Expr::Float(1.0), e]));
     f32_if(precision, bin(Expr::Float(1.0), Op::Div, denominator))
 }
