@@ -107,6 +107,11 @@ pub trait Dialect: Sync {
         50
     }
 
+    /// Appended to the whole statement (engine settings the query needs).
+    fn statement_suffix(&self) -> &'static str {
+        ""
+    }
+
     /// `AS` between a table expression and its alias (Oracle has none).
     fn table_alias_as(&self) -> &'static str {
         " AS "
@@ -434,6 +439,11 @@ impl Dialect for ClickHouse {
     }
     fn float32(&self) -> Option<Float32> {
         Some(Float32::Function("toFloat32"))
+    }
+    /// A model's query exceeds the default 256 KiB `max_query_size` and 50,000 AST
+    /// elements; a trailing SETTINGS clause is applied before the rest is parsed.
+    fn statement_suffix(&self) -> &'static str {
+        "\nSETTINGS max_query_size = 1073741824, max_ast_elements = 100000000, max_expanded_ast_elements = 100000000"
     }
     /// `CAST(x AS Float64)` refuses NULL; `toFloat64` keeps Nullable.
     fn float64_function(&self) -> Option<&'static str> {

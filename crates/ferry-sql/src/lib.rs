@@ -493,6 +493,7 @@ impl Compiler<'_> {
         }
         out.push('\n');
         self.render_select(&last, &mut out);
+        out.push_str(self.d.statement_suffix());
         out
     }
 
