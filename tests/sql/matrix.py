@@ -48,6 +48,14 @@ TOL_F64 = 1e-9
 TOL_F32 = 4e-7
 TOL_LIBRARY = 1e-6
 
+# Cells not run, with the reason; reported as skipped, never as passed. Spark's analyser
+# needs more than a 2 GB driver heap for the 4-5 MB queries of the big ensembles
+# (OutOfMemoryError, which also takes the local JVM down); see docs/sql.md.
+KNOWN_LIMITS = {
+    ("big_gbm_500x8", "spark"): "Spark driver heap: 5.4 MB query",
+    ("big_rf_300x12", "spark"): "Spark driver heap: 3.9 MB query",
+}
+
 
 def run(argv, **kw):
     return subprocess.run([str(a) for a in argv], check=True, capture_output=True, text=True, **kw).stdout
@@ -169,6 +177,10 @@ def main(argv=None):
         print(f"{name}: {engine.version()} (started in {time.perf_counter() - start:.1f} s)", flush=True)
         try:
             for case in loaded:
+                if (case.name, name) in KNOWN_LIMITS:
+                    results[case.name, name] = (None, "skipped: " + KNOWN_LIMITS[case.name, name])
+                    print(f"  {case.name:32s} {name:10s} skip {KNOWN_LIMITS[case.name, name]}", flush=True)
+                    continue
                 try:
                     engine.load_table(TABLE, case.columns, case.rows)
                     sql = run([ferry, "sql", case.model, "--dialect", engine.dialect, "--table", TABLE,
@@ -207,11 +219,12 @@ def main(argv=None):
         cells = []
         for name in names:
             ok, text = results[case.name, name]
-            cells.append(text.split(" ")[0] if ok else "FAIL")
+            cells.append(text.split(" ")[0] if ok else ("skip" if ok is None else "FAIL"))
         print(f"| {case.name} | " + " | ".join(cells) + " |")
-    passed = sum(ok for ok, _ in results.values())
-    failed = len(results) - passed
-    print(f"sql-engines: {passed} passed, {failed} failed")
+    passed = sum(ok is True for ok, _ in results.values())
+    skipped = sum(ok is None for ok, _ in results.values())
+    failed = len(results) - passed - skipped
+    print(f"sql-engines: {passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
 
