@@ -246,10 +246,13 @@ class Postgres(Engine):
 
     name = "postgres"
 
-    def __init__(self):
+    def __init__(self, settings: dict | None = None):
         self._proc = None
         self._con = None
         self._dir = None
+        # Server settings (-c name=value). Stock by default, JIT included: the
+        # SQL must cope with a default install (ENGINE-NOTES.md, "JIT").
+        self._settings = dict(settings or {})
 
     def _as_owner(self, argv):
         if os.geteuid() == 0:
@@ -282,10 +285,7 @@ class Postgres(Engine):
                 # Durability is worthless for a throwaway test server.
                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                 "-c", "logging_collector=off", "-c", "shared_buffers=32MB",
-                # JIT compiling a model-sized expression takes minutes (570 s, then
-                # a crashed backend, for a 500-tree model that runs in 3 s
-                # without it); see ENGINE-NOTES.md. It does not change results.
-                "-c", "jit=off",
+                *[a for k, v in self._settings.items() for a in ("-c", f"{k}={v}")],
             ]),
             stdout=open(self._log, "w"), stderr=subprocess.STDOUT,
         )
@@ -544,7 +544,15 @@ class Spark(Engine):
         # 64 KB method limit; Spark then falls back to interpreted evaluation,
         # but only after building the huge Java source, which exhausted a 4 GB
         # heap for 400 depth-4 trees (see ENGINE-NOTES.md). Off by default here.
-        self._conf = {"spark.sql.codegen.wholeStage": "false", **(conf or {})}
+        # Model-sized expressions: no whole-stage codegen, interpreted expressions and
+        # no subexpression elimination, or the analyser/codegen of a 4-5 MB query
+        # (500 trees) exhausts a 2 GB driver heap (measured; see docs/sql.md).
+        self._conf = {
+            "spark.sql.codegen.wholeStage": "false",
+            "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+            "spark.sql.subexpressionElimination.enabled": "false",
+            **(conf or {}),
+        }
 
     def start(self):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
