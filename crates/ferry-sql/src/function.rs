@@ -5,7 +5,7 @@ use std::fmt::Write;
 use ferry_ir::{output_columns, DType, Model, OutputKind, Task};
 
 use crate::dialect::{quote_path, FunctionStyle};
-use crate::{check_names, Compiler, Dialect, Options, SqlError, VALIDITY_COLUMN};
+use crate::{check, Compiler, Dialect, Options, SqlError, VALIDITY_COLUMN};
 
 /// A `CREATE` statement for a function called `name` that scores rows with `model`.
 /// DuckDB gets a table macro over a table named at call time; PostgreSQL a SQL function
@@ -17,10 +17,7 @@ pub fn compile_function(
     options: &Options,
     name: &str,
 ) -> Result<String, SqlError> {
-    model
-        .validate()
-        .map_err(|e| SqlError::Model(e.to_string()))?;
-    check_names(model, options)?;
+    check(model, options)?;
     if name.is_empty() || name.split('.').any(str::is_empty) {
         return Err(SqlError::Empty {
             what: "a part of the function name",
@@ -33,7 +30,13 @@ pub fn compile_function(
     let mut out = String::new();
     match style {
         FunctionStyle::DuckDbTableMacro => {
-            let query = body(model, dialect, options, "query_table(input_table)".into());
+            let query = Compiler::new(
+                model,
+                dialect,
+                options,
+                Some("query_table(input_table)".into()),
+            )
+            .query();
             out.push_str("CREATE OR REPLACE MACRO ");
             quote_path(dialect, name, &mut out);
             out.push_str("(input_table) AS TABLE\n");
@@ -53,7 +56,7 @@ pub fn compile_function(
                 dialect.quote_ident(&input.name, &mut args);
             }
             args.push_str(") AS ferry_args");
-            let query = body(model, dialect, &options, args);
+            let query = Compiler::new(model, dialect, &options, Some(args)).query();
             // A dollar-quote tag that the body does not contain.
             let mut tag = String::from("$ferry$");
             let mut n = 0;
@@ -109,15 +112,4 @@ pub fn compile_function(
         }
     }
     Ok(out)
-}
-
-fn body(model: &Model, dialect: &dyn Dialect, options: &Options, source: String) -> String {
-    Compiler {
-        model,
-        d: dialect,
-        options,
-        ctes: Vec::new(),
-        source: Some(source),
-    }
-    .query()
 }

@@ -59,18 +59,8 @@ pub fn compile(
     dialect: &dyn Dialect,
     options: &Options,
 ) -> Result<String, SqlError> {
-    model
-        .validate()
-        .map_err(|e| SqlError::Model(e.to_string()))?;
-    check_names(model, options)?;
-    Ok(Compiler {
-        model,
-        d: dialect,
-        options,
-        ctes: Vec::new(),
-        source: None,
-    }
-    .query())
+    check(model, options)?;
+    Ok(Compiler::new(model, dialect, options, None).query())
 }
 
 /// One `SELECT items FROM source`.
@@ -81,6 +71,7 @@ struct Select {
     suffix: &'static str,
 }
 
+#[derive(Clone)]
 enum Alias {
     Internal(String),
     User(String),
@@ -100,7 +91,23 @@ struct Compiler<'a> {
     source: Option<String>,
 }
 
-impl Compiler<'_> {
+impl<'a> Compiler<'a> {
+    /// `source`, when given, replaces the input table in the FROM clause.
+    fn new(
+        model: &'a Model,
+        d: &'a dyn Dialect,
+        options: &'a Options,
+        source: Option<String>,
+    ) -> Compiler<'a> {
+        Compiler {
+            model,
+            d,
+            options,
+            ctes: Vec::new(),
+            source,
+        }
+    }
+
     fn query(mut self) -> String {
         // Arithmetic in the source's precision where the engine has float32; literals
         // are rounded to the source's precision either way.
@@ -111,21 +118,13 @@ impl Compiler<'_> {
         };
         let n_keep = self.options.keep.len();
         // Kept columns (and the validity reason) travel through every step.
-        let mut keep: Vec<(Expr, Alias)> = (0..n_keep)
-            .map(|i| (internal(format!("k{i}")), Alias::Internal(format!("k{i}"))))
-            .collect();
+        let mut keep = named("k", refs("k", n_keep));
         if self.options.validity {
             keep.push((internal("kv"), Alias::Internal("kv".into())));
         }
 
         // ferry_in: user names → internal names.
-        let mut items: Vec<(Expr, Alias)> = self
-            .options
-            .keep
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (Expr::Column(k.clone()), Alias::Internal(format!("k{i}"))))
-            .collect();
+        let mut items = named("k", self.options.keep.iter().cloned().map(Expr::Column));
         let banded = tiny_band_features(self.model);
         for (j, input) in self.model.inputs.iter().enumerate() {
             let column = Expr::Column(input.name.clone());
@@ -145,14 +144,8 @@ impl Compiler<'_> {
             };
             items.push((value, Alias::Internal(format!("f{j}"))));
         }
-        let features: Vec<Expr> = (0..self.model.inputs.len())
-            .map(|j| internal(format!("f{j}")))
-            .collect();
-        let feature_items: Vec<(Expr, Alias)> = features
-            .iter()
-            .enumerate()
-            .map(|(j, f)| (f.clone(), Alias::Internal(format!("f{j}"))))
-            .collect();
+        let features = refs("f", self.model.inputs.len());
+        let feature_items = named("f", features.clone());
         if self.options.validity {
             items.push((validity(self.model), Alias::Internal("kv".into())));
         }
@@ -227,29 +220,27 @@ impl Compiler<'_> {
                         };
                         touched[tree.output] = true;
                     }
-                    let mut items: Vec<(Expr, Alias)> = keep.iter().map(clone_item).collect();
+                    let mut items = keep.clone();
                     if c + 1 < n_steps {
-                        items.extend(feature_items.iter().map(clone_item));
+                        items.extend(feature_items.iter().cloned());
                     }
-                    for (k, s) in scores.iter_mut().enumerate() {
-                        items.push((
-                            std::mem::replace(s, internal(format!("s{k}"))),
-                            Alias::Internal(format!("s{k}")),
-                        ));
-                    }
+                    let n = scores.len();
+                    items.extend(named("s", std::mem::replace(&mut scores, refs("s", n))));
                     let barrier = self.d.subquery_barrier();
                     from = self.push_with(&format!("ferry_s{}", c + 1), items, from, barrier);
                 }
                 if emulated {
-                    let mut items: Vec<(Expr, Alias)> = keep.iter().map(clone_item).collect();
-                    for (k, s) in scores.iter().enumerate() {
-                        let value = if touched[k] {
-                            Expr::Float32(Box::new(s.clone()))
-                        } else {
-                            s.clone()
-                        };
-                        items.push((value, Alias::Internal(format!("s{k}"))));
-                    }
+                    let mut items = keep.clone();
+                    items.extend(named(
+                        "s",
+                        scores.iter().zip(&touched).map(|(s, touched)| {
+                            if *touched {
+                                Expr::Float32(Box::new(s.clone()))
+                            } else {
+                                s.clone()
+                            }
+                        }),
+                    ));
                     from = self.push("ferry_sum", items, from);
                 }
                 if averaged {
@@ -278,13 +269,8 @@ impl Compiler<'_> {
                 }
             }
             Estimator::Linear(linear) => {
-                let mut items: Vec<(Expr, Alias)> = keep.iter().map(clone_item).collect();
-                for (k, (row, intercept)) in linear
-                    .coefficients
-                    .iter()
-                    .zip(&linear.intercepts)
-                    .enumerate()
-                {
+                let mut scores = Vec::new();
+                for (row, intercept) in linear.coefficients.iter().zip(&linear.intercepts) {
                     let mut score = Expr::Float(in_precision(literal, *intercept));
                     for (j, c) in row.iter().enumerate() {
                         let x = match &self.model.inputs[j].levels {
@@ -301,18 +287,17 @@ impl Compiler<'_> {
                         );
                         score = add(precision, score, term);
                     }
-                    items.push((score, Alias::Internal(format!("s{k}"))));
+                    scores.push(score);
                 }
+                let n = scores.len();
+                let mut items = keep.clone();
+                items.extend(named("s", scores));
                 from = self.push("ferry_s1", items, from);
-                (0..linear.intercepts.len())
-                    .map(|k| internal(format!("s{k}")))
-                    .collect()
+                refs("s", n)
             }
         };
         // Raw scores as the contract reports them: for averaged ensembles the plain sum.
-        let raw_columns: Vec<Expr> = (0..scores.len())
-            .map(|k| internal(format!("s{k}")))
-            .collect();
+        let raw_columns = refs("s", scores.len());
 
         // Transform.
         let transformed: Vec<Expr> = match self.model.transform {
@@ -333,13 +318,8 @@ impl Compiler<'_> {
             Transform::Softmax => {
                 // exp(a_k - max) per class in a step of its own, so each is written once.
                 let max = Expr::Greatest(scores.clone());
-                let mut items: Vec<(Expr, Alias)> = keep.iter().map(clone_item).collect();
-                items.extend(
-                    raw_columns
-                        .iter()
-                        .enumerate()
-                        .map(|(k, r)| (r.clone(), Alias::Internal(format!("s{k}")))),
-                );
+                let mut items = keep.clone();
+                items.extend(named("s", raw_columns.clone()));
                 for (k, a) in scores.iter().enumerate() {
                     let shifted = f32_if(precision, bin(a.clone(), Op::Sub, max.clone()));
                     items.push((
@@ -352,9 +332,7 @@ impl Compiler<'_> {
                 }
                 let barrier = self.d.subquery_barrier();
                 from = self.push_with("ferry_exp", items, from, barrier);
-                let exps: Vec<Expr> = (0..scores.len())
-                    .map(|k| internal(format!("e{k}")))
-                    .collect();
+                let exps = refs("e", scores.len());
                 // The sum is float64 in both precisions, as XGBoost and LightGBM do.
                 let sum = f32_if(
                     precision,
@@ -365,16 +343,9 @@ impl Compiler<'_> {
                     .collect()
             }
         };
-        let mut items: Vec<(Expr, Alias)> = keep.iter().map(clone_item).collect();
-        items.extend(
-            raw_columns
-                .iter()
-                .enumerate()
-                .map(|(k, r)| (r.clone(), Alias::Internal(format!("r{k}")))),
-        );
-        for (k, t) in transformed.into_iter().enumerate() {
-            items.push((t, Alias::Internal(format!("t{k}"))));
-        }
+        let mut items = keep.clone();
+        items.extend(named("r", raw_columns.clone()));
+        items.extend(named("t", transformed));
         // Later steps read each column several times (GREATEST, the softmax sum, the
         // label): a barrier keeps engines from copying the expressions behind them.
         let barrier = self.d.subquery_barrier();
@@ -382,7 +353,7 @@ impl Compiler<'_> {
 
         // The contract's columns.
         let n_outputs = self.model.estimator.n_outputs();
-        let t: Vec<Expr> = (0..n_outputs).map(|k| internal(format!("t{k}"))).collect();
+        let t = refs("t", n_outputs);
         let values: Vec<Expr> = match &self.model.task {
             Task::Classification { classes } if n_outputs == 1 && classes.len() == 2 => {
                 let one = Expr::Float(1.0);
@@ -520,12 +491,18 @@ impl Compiler<'_> {
     }
 }
 
-fn clone_item(item: &(Expr, Alias)) -> (Expr, Alias) {
-    let alias = match &item.1 {
-        Alias::Internal(n) => Alias::Internal(n.clone()),
-        Alias::User(n) => Alias::User(n.clone()),
-    };
-    (item.0.clone(), alias)
+/// `(value, kN)` items naming `values` `<prefix>0`, `<prefix>1`, … in a step.
+fn named(prefix: &str, values: impl IntoIterator<Item = Expr>) -> Vec<(Expr, Alias)> {
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(k, v)| (v, Alias::Internal(format!("{prefix}{k}"))))
+        .collect()
+}
+
+/// References to the columns `<prefix>0` … `<prefix>{n-1}` of the previous step.
+fn refs(prefix: &str, n: usize) -> Vec<Expr> {
+    (0..n).map(|k| internal(format!("{prefix}{k}"))).collect()
 }
 
 /// Comments must stay on their line whatever a model file says.
@@ -684,8 +661,12 @@ fn validity(model: &Model) -> Expr {
     Expr::Case(whens, Box::new(Expr::Null))
 }
 
-/// Names that reach the SQL must be quotable; `--keep` must not repeat.
-pub(crate) fn check_names(model: &Model, options: &Options) -> Result<(), SqlError> {
+/// The model must be valid, names that reach the SQL quotable, and `--keep` must
+/// neither repeat nor clash with an output column.
+pub(crate) fn check(model: &Model, options: &Options) -> Result<(), SqlError> {
+    model
+        .validate()
+        .map_err(|e| SqlError::Model(e.to_string()))?;
     let nul = |what: &'static str, value: &str| {
         if value.contains('\0') {
             Err(SqlError::Nul {

@@ -34,6 +34,25 @@ pub struct ModelArgs {
     pub all_trees: bool,
 }
 
+/// The output columns beyond the predictions, the same for `predict` and `sql`.
+#[derive(Debug, Args)]
+pub struct ColumnArgs {
+    /// Input columns to copy to the output, before the predictions (comma-separated or
+    /// repeated).
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub keep: Vec<String>,
+
+    /// Also output the untransformed scores (margins): `raw`, or `raw_<class>` per class.
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Add a last column, `validity`, naming the first reason a row's prediction cannot
+    /// be trusted: a missing value where training had none, an unseen category, a value
+    /// outside the recorded training range. Empty (NULL) when there is none.
+    #[arg(long)]
+    pub validity: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     #[command(flatten)]
@@ -58,19 +77,8 @@ pub struct PredictArgs {
     #[arg(long, short, value_name = "FILE", default_value = "-")]
     pub output: String,
 
-    /// Input columns to copy to the output, before the predictions (comma-separated or
-    /// repeated).
-    #[arg(long, value_name = "COLS", value_delimiter = ',')]
-    pub keep: Vec<String>,
-
-    /// Also write the untransformed scores (margins): `raw`, or `raw_<class>` per class.
-    #[arg(long)]
-    pub raw: bool,
-
-    /// Add a last column, `validity`, naming the first reason a row's prediction cannot
-    /// be trusted (as `ferry sql --validity`); empty when there is none.
-    #[arg(long)]
-    pub validity: bool,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
 
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
@@ -98,19 +106,8 @@ pub struct SqlArgs {
     #[arg(long, short, value_name = "TABLE", default_value = "input")]
     pub table: String,
 
-    /// Table columns to return before the predictions (comma-separated or repeated).
-    #[arg(long, value_name = "COLS", value_delimiter = ',')]
-    pub keep: Vec<String>,
-
-    /// Also return the untransformed scores (margins): `raw`, or `raw_<class>` per class.
-    #[arg(long)]
-    pub raw: bool,
-
-    /// Add a last column, `validity`, naming the first reason a row's prediction cannot
-    /// be trusted: a NULL where training had none, an unseen category, a value outside
-    /// the recorded training range. NULL when there is none.
-    #[arg(long)]
-    pub validity: bool,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
 
     /// Wrap the query as `CREATE VIEW NAME AS …`.
     #[arg(long, value_name = "NAME")]

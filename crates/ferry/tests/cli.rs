@@ -405,22 +405,6 @@ fn a_path_without_extension_reads_as_csv() {
     assert_eq!(out, reference);
 }
 
-const DIALECTS: [&str; 13] = [
-    "ansi",
-    "sqlite",
-    "duckdb",
-    "postgres",
-    "mysql",
-    "mariadb",
-    "sqlserver",
-    "bigquery",
-    "snowflake",
-    "spark",
-    "trino",
-    "clickhouse",
-    "oracle",
-];
-
 /// Every fixture compiles in every dialect, and the query names the contract's columns
 /// (in the dialect's quoting) in contract order. Running the SQL is the job of the
 /// engine matrix (`tests/sql/check.py`).
@@ -438,7 +422,7 @@ fn sql_compiles_every_fixture_in_every_dialect() {
                 .unwrap();
             let expected = std::fs::read_to_string(dir.join("expected.csv")).unwrap();
             let columns: Vec<&str> = expected.lines().next().unwrap().split(',').collect();
-            for dialect in DIALECTS {
+            for dialect in ferry_sql::DIALECT_NAMES {
                 let sql = stdout(
                     ferry()
                         .args(["sql", "--raw", "--dialect", dialect, "--keep", "k"])
@@ -460,7 +444,7 @@ fn sql_compiles_every_fixture_in_every_dialect() {
             }
         }
     }
-    assert_eq!(cases, 32 * DIALECTS.len());
+    assert_eq!(cases, 32 * ferry_sql::DIALECT_NAMES.len());
 }
 
 #[test]

@@ -22,10 +22,10 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
     }
     let model = model::load(&args.model)?;
     let evaluator = Evaluator::new(&model).with_context(|| args.model.model.clone())?;
-    let columns = ferry_ir::output_columns(&model, args.raw);
-    for keep in &args.keep {
+    let columns = ferry_ir::output_columns(&model, args.columns.raw);
+    for keep in &args.columns.keep {
         if columns.iter().any(|c| &c.name == keep)
-            || (args.validity && keep == ferry_ir::VALIDITY_COLUMN)
+            || (args.columns.validity && keep == ferry_ir::VALIDITY_COLUMN)
         {
             return Err(anyhow!(
                 "--keep {keep}: the output already has a column `{keep}`"
@@ -35,7 +35,7 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
 
     let options = ReadOptions {
         batch_size: args.batch_size.max(1),
-        keep: args.keep.clone(),
+        keep: args.columns.keep.clone(),
     };
     let reader = ferry_io::open_reader(&args.input, &model, &options)?;
     let total = reader.total_bytes;
@@ -61,9 +61,9 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
             let predictions = evaluator
                 .predict(&batch)
                 .with_context(|| args.input.clone())?;
-            let kept = kept_columns(&batch, &args.keep);
+            let kept = kept_columns(&batch, &args.columns.keep);
             let mut out = ferry_eval::to_record_batch(&model, &predictions, &columns, kept)?;
-            if args.validity {
+            if args.columns.validity {
                 let reasons = evaluator
                     .validity(&batch)
                     .with_context(|| args.input.clone())?;

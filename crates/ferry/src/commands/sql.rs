@@ -14,9 +14,9 @@ pub fn sql(args: &SqlArgs) -> Result<()> {
         .ok_or_else(|| ferry_sql::SqlError::UnknownDialect(args.dialect.clone()))?;
     let options = ferry_sql::Options {
         table: args.table.clone(),
-        keep: args.keep.clone(),
-        raw: args.raw,
-        validity: args.validity,
+        keep: args.columns.keep.clone(),
+        raw: args.columns.raw,
+        validity: args.columns.validity,
     };
     let text = match (&args.function, &args.view) {
         (Some(name), _) => ferry_sql::compile_function(&model, dialect, &options, name)?,
