@@ -22,12 +22,14 @@ pub(crate) struct Binder {
 
 struct LevelIndex {
     by_name: HashMap<String, f64>,
+    /// The code of a value that is no level: NaN (missing) or -1.
+    unseen: f64,
     /// Levels that are numbers, for matching `"1"` against `1.0` and numeric columns.
     by_number: Vec<(f64, f64)>,
 }
 
 impl LevelIndex {
-    fn new(levels: &[String]) -> LevelIndex {
+    fn new(levels: &[String], unseen: ferry_ir::Unseen) -> LevelIndex {
         let by_name = levels
             .iter()
             .enumerate()
@@ -38,7 +40,11 @@ impl LevelIndex {
             .enumerate()
             .filter_map(|(i, l)| l.trim().parse::<f64>().ok().map(|n| (n, i as f64)))
             .collect();
-        LevelIndex { by_name, by_number }
+        LevelIndex {
+            by_name,
+            by_number,
+            unseen: unseen.code(),
+        }
     }
 
     fn code_of_name(&self, name: &str) -> f64 {
@@ -47,7 +53,7 @@ impl LevelIndex {
         }
         match name.trim().parse::<f64>() {
             Ok(n) => self.code_of_number(n),
-            Err(_) => f64::NAN,
+            Err(_) => self.unseen,
         }
     }
 
@@ -55,7 +61,7 @@ impl LevelIndex {
         self.by_number
             .iter()
             .find(|(value, _)| *value == n)
-            .map_or(f64::NAN, |(_, code)| *code)
+            .map_or(self.unseen, |(_, code)| *code)
     }
 }
 
@@ -65,7 +71,7 @@ impl Binder {
             levels: model
                 .inputs
                 .iter()
-                .map(|i| i.levels.as_deref().map(LevelIndex::new))
+                .map(|i| i.levels.as_deref().map(|l| LevelIndex::new(l, i.unseen)))
                 .collect(),
         }
     }

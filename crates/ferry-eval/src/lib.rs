@@ -10,6 +10,7 @@
 
 mod bind;
 mod error;
+mod expr;
 mod float;
 mod output;
 mod transform;
@@ -203,7 +204,7 @@ impl Evaluator {
                     ))
                 } else if input.levels.as_ref().is_some_and(|l| !l.is_empty())
                     && !null
-                    && v.is_nan()
+                    && (v.is_nan() || v == -1.0)
                 {
                     Some(format!("{}: unseen category", input.name))
                 } else {
@@ -220,8 +221,27 @@ impl Evaluator {
         Ok(arrow_array::StringArray::from(reasons))
     }
 
+    /// The estimator's feature columns: the bound inputs, then any preprocessing.
+    fn features<'a>(&self, batch: &'a RecordBatch) -> Result<Vec<Cow<'a, [f64]>>, EvalError> {
+        let mut columns = self.binder.bind(&self.model, batch)?;
+        if self.model.derived.is_empty() && self.model.features.is_none() {
+            return Ok(columns);
+        }
+        expr::derive(&self.model.derived, &mut columns, batch.num_rows());
+        Ok(match &self.model.features {
+            None => {
+                columns.truncate(self.model.inputs.len());
+                columns
+            }
+            Some(features) => features
+                .iter()
+                .map(|c| Cow::Owned(columns[*c].to_vec()))
+                .collect(),
+        })
+    }
+
     pub fn predict(&self, batch: &RecordBatch) -> Result<Predictions, EvalError> {
-        let columns = self.binder.bind(&self.model, batch)?;
+        let columns = self.features(batch)?;
         let n_rows = batch.num_rows();
         let n_outputs = self.model.estimator.n_outputs();
         let n_values = match &self.model.task {

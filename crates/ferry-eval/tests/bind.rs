@@ -19,6 +19,7 @@ fn model() -> Model {
         source: Source::default(),
         inputs: vec![Input {
             range: None,
+            unseen: Default::default(),
             name: "colour".into(),
             dtype: DType::Categorical,
             nullable: true,
@@ -29,6 +30,8 @@ fn model() -> Model {
                 "7".into(),
             ]),
         }],
+        derived: Vec::new(),
+        features: None,
         estimator: Estimator::Trees(TreeEnsemble {
             n_outputs: 1,
             base_score: vec![0.0],

@@ -1,4 +1,5 @@
-//! Model importers: turn a model file into a validated [`ferry_ir::Model`].
+//! Model importers: turn a model file into a validated [`ferry_ir::Model`]: XGBoost
+//! JSON/UBJSON, LightGBM text, ONNX (skl2onnx, onnxmltools) and ferry IR JSON.
 //!
 //! Each format is one module implementing [`Format`]: `sniff` recognises the bytes,
 //! `import` translates them. The format is always detected from content, never from the
@@ -11,6 +12,7 @@ mod error;
 mod ir_json;
 mod json;
 mod lightgbm;
+mod onnx;
 mod xgboost;
 
 pub use error::ImportError;
@@ -42,6 +44,7 @@ pub fn formats() -> &'static [&'static dyn Format] {
         &xgboost::XgboostJson,
         &xgboost::XgboostUbjson,
         &lightgbm::LightgbmText,
+        &onnx::Onnx,
     ]
 }
 

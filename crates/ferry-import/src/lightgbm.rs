@@ -319,6 +319,7 @@ fn translate(file: &File) -> Result<Model, ImportError> {
                 },
                 nullable: true,
                 levels: levels.get(&i).cloned(),
+                unseen: Default::default(),
                 range: if is_cat {
                     None
                 } else {
@@ -359,6 +360,8 @@ fn translate(file: &File) -> Result<Model, ImportError> {
             objective: header.values.get("objective").cloned(),
         },
         inputs,
+        derived: Vec::new(),
+        features: None,
         estimator: Estimator::Trees(TreeEnsemble {
             n_outputs: per_iteration,
             base_score: vec![0.0; per_iteration],

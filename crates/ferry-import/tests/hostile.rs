@@ -23,6 +23,9 @@ fn seeds() -> Vec<Vec<u8>> {
         fixture("xgboost/xgb_binary_logistic_nan/model.ubj"),
         fixture("lightgbm/lgb_categorical/model.txt"),
         fixture("xgboost/xgb_categorical_binary/model.json"),
+        fixture("onnx/skl_pipeline_penguins/model.onnx"),
+        fixture("onnx/skl_decision_tree_clf/model.onnx"),
+        fixture("onnx/skl_mlp_logistic/model.onnx"),
     ]
 }
 
@@ -96,4 +99,103 @@ fn non_finite_statistics_in_xgboost_json_are_ignored() {
     let a = import(&original, &options).unwrap();
     let b = import(patched.as_bytes(), &options).unwrap();
     assert_eq!(a, b);
+}
+
+/// Protobuf field with a length-delimited payload.
+fn field(tag: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let mut len = payload.len();
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+/// `ModelProto { ir_version: 8, graph }`.
+fn onnx_model(graph: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x08, 0x08];
+    out.extend(field(0x3A, graph));
+    out
+}
+
+fn onnx_error(bytes: &[u8]) -> String {
+    match import(bytes, &ImportOptions::default()) {
+        Ok(_) => panic!("a hostile ONNX file was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn onnx_tensor_claiming_two_gigabytes_is_refused_before_allocating() {
+    // TensorProto { dims: [2^31], data_type: FLOAT, name: "w" } and no data.
+    let mut tensor = vec![0x08, 0x80, 0x80, 0x80, 0x80, 0x08, 0x10, 0x01];
+    tensor.extend(field(0x42, b"w"));
+    let message = onnx_error(&onnx_model(&field(0x2A, &tensor)));
+    assert!(message.contains("initializer `w`"), "{message}");
+    assert!(message.contains("more than"), "{message}");
+}
+
+#[test]
+fn onnx_graph_with_a_cycle_is_refused() {
+    // Two nodes, each reading the other's output.
+    let node = |input: &[u8], output: &[u8]| {
+        let mut n = field(0x0A, input);
+        n.extend(field(0x12, output));
+        n.extend(field(0x22, b"Relu"));
+        field(0x0A, &n)
+    };
+    let mut graph = node(b"b", b"a");
+    graph.extend(node(b"a", b"b"));
+    let message = onnx_error(&onnx_model(&graph));
+    assert!(message.contains("cycle"), "{message}");
+}
+
+#[test]
+fn onnx_unknown_operator_is_named_with_domain_and_opset() {
+    // A graph whose only node is an operator ferry does not translate.
+    let mut node = field(0x0A, b"X");
+    node.extend(field(0x12, b"Y"));
+    node.extend(field(0x1A, b"conv1"));
+    node.extend(field(0x22, b"Conv"));
+    // graph input X: ValueInfoProto { name: "X", type: tensor(float, [N, 3]) }
+    let dim = |v: u8| field(0x0A, &[0x08, v]);
+    let mut shape = field(0x0A, &field(0x12, b"N"));
+    shape.extend(dim(3));
+    let mut tensor_type = vec![0x08, 0x01];
+    tensor_type.extend(field(0x12, &shape));
+    let mut input = field(0x0A, b"X");
+    input.extend(field(0x12, &field(0x0A, &tensor_type)));
+    let mut graph = field(0x0A, &node);
+    graph.extend(field(0x5A, &input));
+    let mut model = onnx_model(&graph);
+    // opset_import { domain: "", version: 17 }
+    model.extend(field(0x42, &[0x10, 17]));
+    let message = onnx_error(&model);
+    assert!(
+        message.contains("conv1") && message.contains("Conv") && message.contains("opset 17"),
+        "{message}"
+    );
+}
+
+#[test]
+fn every_truncation_of_an_onnx_file_is_an_error_not_a_panic() {
+    let bytes = fixture("onnx/skl_logistic_binary/model.onnx");
+    let accepted: Vec<usize> = (0..bytes.len())
+        .step_by(7)
+        .filter(|cut| import(&bytes[..*cut], &ImportOptions::default()).is_ok())
+        .collect();
+    // The graph comes before the trailing opset imports: only cuts after the whole
+    // graph can still be a complete model.
+    assert!(
+        accepted.iter().all(|cut| *cut > bytes.len() * 9 / 10),
+        "truncated files accepted at {accepted:?} of {}",
+        bytes.len()
+    );
 }

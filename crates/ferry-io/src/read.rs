@@ -330,7 +330,7 @@ fn csv_reader(
     if header_text.trim().is_empty() {
         return Err(IoError::Empty { path: path.into() });
     }
-    let names = split_header(header_text);
+    let names = by_position(split_header(header_text), model, &options.keep);
     let wanted = project(path, &names, model, &options.keep)?;
     let schema: SchemaRef = Arc::new(Schema::new(
         names
@@ -359,6 +359,24 @@ fn csv_reader(
         bytes_read,
         total_bytes,
     ))
+}
+
+/// When a CSV header names none of the model's inputs (an ONNX graph's `X_0…`, a file
+/// written without names the model knows), the inputs are taken by position: the first
+/// columns in file order that are not kept columns, as ONNX users feed a 2-D array.
+fn by_position(mut names: Vec<String>, model: &Model, keep: &[String]) -> Vec<String> {
+    let n = model.inputs.len();
+    let known = names.iter().any(|name| model.input_index(name).is_some());
+    let free: Vec<usize> = (0..names.len())
+        .filter(|i| !keep.contains(&names[*i]))
+        .collect();
+    if known || free.len() < n {
+        return names;
+    }
+    for (input, &i) in model.inputs.iter().zip(&free) {
+        names[i] = input.name.clone();
+    }
+    names
 }
 
 /// Splits a CSV header row, honouring double quotes.

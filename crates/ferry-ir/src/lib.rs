@@ -11,14 +11,16 @@
 //! Shape of a model:
 //!
 //! ```text
-//! inputs ──► estimator (trees | linear) ──► raw scores ──► transform ──► task outputs
-//!                                           (margins)      (sigmoid…)    (prediction | label + probabilities)
+//! inputs ──► derived columns ──► estimator (trees | linear) ──► raw scores ──► transform ──► task outputs
+//!            (preprocessing,                                    (margins)      (sigmoid…)    (prediction | label + probabilities)
+//!             optional)
 //! ```
 //!
 //! Adding an estimator: a variant in [`Estimator`], its validation in `validate.rs`, and
 //! its evaluation in `ferry-eval`.
 
 mod error;
+mod expr;
 #[cfg(feature = "serde")]
 mod float_serde;
 mod linear;
@@ -27,10 +29,11 @@ mod tree;
 mod validate;
 
 pub use error::IrError;
+pub use expr::{lookup, round_to, BinaryFn, CompareOp, Derived, Expr, UnaryFn};
 pub use linear::Linear;
 pub use model::{
     output_columns, DType, Estimator, Input, Model, OutputColumn, OutputKind, Precision, Source,
-    Task, Transform, IR_VERSION, VALIDITY_COLUMN,
+    Task, Transform, Unseen, IR_VERSION, VALIDITY_COLUMN,
 };
 pub use tree::{Aggregation, Cmp, Direction, Missing, Node, Split, Test, Tree, TreeEnsemble};
 

@@ -1,4 +1,4 @@
-use crate::{IrError, Linear, TreeEnsemble};
+use crate::{Derived, IrError, Linear, TreeEnsemble};
 
 /// Version of the IR JSON layout written by this crate. Bumped on incompatible change.
 pub const IR_VERSION: u32 = 1;
@@ -12,8 +12,23 @@ pub struct Model {
     pub ir_version: u32,
     /// Where the model came from.
     pub source: Source,
-    /// The columns a caller must supply, in the order the estimator indexes them.
+    /// The columns a caller must supply.
     pub inputs: Vec<Input>,
+    /// Columns computed from the inputs (preprocessing), in order. Together with the
+    /// inputs they form the column space: input `i` is column `i`, derived column `d` is
+    /// column `inputs.len() + d`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub derived: Vec<Derived>,
+    /// The columns the estimator reads: its feature `j` is column `features[j]`. `None`
+    /// means the inputs, in order.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub features: Option<Vec<usize>>,
     /// Computes the raw scores (margins) from the inputs.
     pub estimator: Estimator,
     /// Maps raw scores to predictions (for regression) or probabilities (for classification).
@@ -60,6 +75,14 @@ pub struct Input {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub levels: Option<Vec<String>>,
+    /// What a value outside `levels` means. By default it is missing (pandas semantics,
+    /// what XGBoost and LightGBM see); for ONNX string inputs it is an ordinary value
+    /// that matches no level (a one-hot encoder's `handle_unknown="ignore"`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Unseen::is_missing")
+    )]
+    pub unseen: Unseen,
     /// The smallest and largest value seen in training, where the source records them
     /// (LightGBM's `feature_infos`). Used to flag rows outside it, never to clip.
     #[cfg_attr(
@@ -67,6 +90,32 @@ pub struct Input {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub range: Option<[f64; 2]>,
+}
+
+/// How a categorical value outside the known levels is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Unseen {
+    /// As a missing value (NaN).
+    #[default]
+    Missing,
+    /// As code -1: not missing, equal to no level.
+    Other,
+}
+
+impl Unseen {
+    pub fn is_missing(&self) -> bool {
+        *self == Unseen::Missing
+    }
+
+    /// The code an unseen value gets.
+    pub fn code(self) -> f64 {
+        match self {
+            Unseen::Missing => f64::NAN,
+            Unseen::Other => -1.0,
+        }
+    }
 }
 
 /// The logical type of an input column.
@@ -258,6 +307,34 @@ impl Model {
     /// Checks every invariant the evaluator and the SQL compiler rely on.
     pub fn validate(&self) -> Result<(), IrError> {
         crate::validate::validate(self)
+    }
+
+    /// Number of features the estimator reads.
+    pub fn n_features(&self) -> usize {
+        self.features.as_ref().map_or(self.inputs.len(), Vec::len)
+    }
+
+    /// The column (in the column space) that estimator feature `j` reads.
+    pub fn feature_column(&self, j: usize) -> usize {
+        self.features.as_ref().map_or(j, |f| f[j])
+    }
+
+    /// Number of columns in the column space: inputs, then derived columns.
+    pub fn n_columns(&self) -> usize {
+        self.inputs.len() + self.derived.len()
+    }
+
+    /// The name of column `c` of the column space.
+    pub fn column_name(&self, c: usize) -> &str {
+        match self.inputs.get(c) {
+            Some(input) => &input.name,
+            None => &self.derived[c - self.inputs.len()].name,
+        }
+    }
+
+    /// The input that estimator feature `j` reads directly, if it reads an input.
+    pub fn feature_input(&self, j: usize) -> Option<&Input> {
+        self.inputs.get(self.feature_column(j))
     }
 
     /// Index of the input called `name`.

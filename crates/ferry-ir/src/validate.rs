@@ -1,6 +1,6 @@
 use std::collections::HashSet;
 
-use crate::{Estimator, IrError, Linear, Model, Node, Task, Test, Transform, TreeEnsemble};
+use crate::{Estimator, Expr, IrError, Linear, Model, Node, Task, Test, Transform, TreeEnsemble};
 
 pub(crate) fn validate(model: &Model) -> Result<(), IrError> {
     if model.inputs.is_empty() {
@@ -38,12 +38,95 @@ pub(crate) fn validate(model: &Model) -> Result<(), IrError> {
             }
         }
     }
-    let n_inputs = model.inputs.len();
+    validate_derived(model)?;
+    let n_features = model.n_features();
     match &model.estimator {
-        Estimator::Trees(ensemble) => validate_trees(ensemble, n_inputs)?,
-        Estimator::Linear(linear) => validate_linear(linear, n_inputs)?,
+        Estimator::Trees(ensemble) => validate_trees(ensemble, n_features)?,
+        Estimator::Linear(linear) => validate_linear(linear, n_features)?,
     }
     validate_outputs(model)
+}
+
+/// Derived columns read only earlier columns; the estimator's features exist.
+fn validate_derived(model: &Model) -> Result<(), IrError> {
+    let n_inputs = model.inputs.len();
+    for (d, derived) in model.derived.iter().enumerate() {
+        let available = n_inputs + d;
+        if names_taken(model, d) {
+            return Err(IrError::Invalid(format!(
+                "derived column {d} (`{}`) has the name of an earlier column",
+                derived.name
+            )));
+        }
+        let mut bad = None;
+        derived.expr.for_each_column(&mut |c| {
+            if c >= available {
+                bad.get_or_insert(c);
+            }
+        });
+        if let Some(c) = bad {
+            return Err(IrError::Invalid(format!(
+                "derived column `{}` reads column {c}, which is not an earlier column (only {available} precede it)",
+                derived.name
+            )));
+        }
+        check_expr(&derived.expr).map_err(|message| {
+            IrError::Invalid(format!("derived column `{}`: {message}", derived.name))
+        })?;
+    }
+    if let Some(features) = &model.features {
+        if let Some(c) = features.iter().find(|c| **c >= model.n_columns()) {
+            return Err(IrError::Invalid(format!(
+                "feature reads column {c}, but the model has {} columns",
+                model.n_columns()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn names_taken(model: &Model, d: usize) -> bool {
+    let name = &model.derived[d].name;
+    model.inputs.iter().any(|i| &i.name == name)
+        || model.derived[..d].iter().any(|e| &e.name == name)
+}
+
+fn check_expr(expr: &Expr) -> Result<(), String> {
+    match expr {
+        Expr::Dot {
+            columns,
+            weights,
+            bias,
+            ..
+        } => {
+            if columns.len() != weights.len() {
+                return Err(format!(
+                    "a dot product has {} columns and {} weights",
+                    columns.len(),
+                    weights.len()
+                ));
+            }
+            if !bias.is_finite() || weights.iter().any(|w| !w.is_finite()) {
+                return Err("a dot product has a non-finite weight".into());
+            }
+            Ok(())
+        }
+        Expr::Column { .. } | Expr::Const { .. } => Ok(()),
+        Expr::Unary { x, .. } | Expr::IsMissing { x } | Expr::Lookup { x, .. } => check_expr(x),
+        Expr::Binary { a, b, .. } | Expr::Compare { a, b, .. } => {
+            check_expr(a)?;
+            check_expr(b)
+        }
+        Expr::If {
+            cond,
+            then,
+            otherwise,
+        } => {
+            check_expr(cond)?;
+            check_expr(then)?;
+            check_expr(otherwise)
+        }
+    }
 }
 
 fn validate_outputs(model: &Model) -> Result<(), IrError> {
@@ -154,7 +237,7 @@ fn validate_trees(ensemble: &TreeEnsemble, n_inputs: usize) -> Result<(), IrErro
                         return Err(err(
                             at,
                             format!(
-                                "splits on feature {} but the model has {n_inputs} inputs",
+                                "splits on feature {} but the model has {n_inputs} features",
                                 split.feature
                             ),
                         ));
@@ -204,7 +287,7 @@ fn validate_linear(linear: &Linear, n_inputs: usize) -> Result<(), IrError> {
     for (k, row) in linear.coefficients.iter().enumerate() {
         if row.len() != n_inputs {
             return Err(IrError::Invalid(format!(
-                "coefficient row {k} has {} values for {n_inputs} inputs",
+                "coefficient row {k} has {} values for {n_inputs} features",
                 row.len()
             )));
         }

@@ -29,11 +29,14 @@ fn model(nodes: Vec<Node>) -> Model {
         source: Source::default(),
         inputs: vec![Input {
             range: None,
+            unseen: Default::default(),
             name: "x".into(),
             dtype: DType::Float64,
             nullable: true,
             levels: None,
         }],
+        derived: Vec::new(),
+        features: None,
         estimator: Estimator::Trees(TreeEnsemble {
             n_outputs: 1,
             base_score: vec![0.5],

@@ -15,6 +15,8 @@ pub enum SqlError {
     Nul { what: &'static str, value: String },
     #[error("{what} is empty")]
     Empty { what: &'static str },
+    #[error("{0}")]
+    NotYet(String),
     #[error("the {dialect} dialect has no {feature}")]
     Unsupported {
         dialect: &'static str,

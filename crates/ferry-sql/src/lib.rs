@@ -667,6 +667,13 @@ pub(crate) fn check(model: &Model, options: &Options) -> Result<(), SqlError> {
     model
         .validate()
         .map_err(|e| SqlError::Model(e.to_string()))?;
+    if !model.derived.is_empty() || model.features.is_some() {
+        return Err(SqlError::NotYet(format!(
+            "the model has {} preprocessing step(s) (derived columns, e.g. `{}`); ferry sql does not compile preprocessing yet",
+            model.derived.len(),
+            model.derived.first().map_or("", |d| d.name.as_str())
+        )));
+    }
     let nul = |what: &'static str, value: &str| {
         if value.contains('\0') {
             Err(SqlError::Nul {

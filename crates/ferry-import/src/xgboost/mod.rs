@@ -327,6 +327,8 @@ fn translate(
             objective: Some(objective_name),
         },
         inputs,
+        derived: Vec::new(),
+        features: None,
         estimator: Estimator::Trees(TreeEnsemble {
             n_outputs,
             base_score,
@@ -408,6 +410,7 @@ fn read_inputs(learner: &Node, num_feature: usize) -> Result<Vec<Input>, ImportE
                 nullable: true,
                 levels: None,
                 range: None,
+                unseen: Default::default(),
             }
         })
         .collect())

@@ -129,6 +129,22 @@ fn describe(model: &Model) -> String {
             },
         );
     }
+    if !model.derived.is_empty() {
+        let names: Vec<&str> = model
+            .derived
+            .iter()
+            .take(6)
+            .map(|d| d.name.as_str())
+            .collect();
+        let more = if model.derived.len() > 6 { ", …" } else { "" };
+        let _ = writeln!(
+            out,
+            "preprocessing: {} derived column(s): {}{more}; the estimator reads {} feature(s)",
+            model.derived.len(),
+            names.join(", "),
+            model.n_features()
+        );
+    }
     let columns: Vec<String> = output_columns(model, false)
         .into_iter()
         .map(|c| c.name)

@@ -1,0 +1,1088 @@
+//! Operators, one function each, dispatched on `(domain, op_type)`. Preprocessing ops
+//! turn numeric columns into expressions (materialised as derived columns); the ops after
+//! the estimator (casts, normalisers, ZipMap, argmax → class) only reshape its output.
+
+use ferry_ir::{BinaryFn, CompareOp, Expr, Precision, Transform, UnaryFn};
+
+use super::estimators;
+use super::proto::NodeProto;
+use super::tensor::{Attrs, Data, Tensor};
+use super::{Ctx, Elem, Scores, StrCol, Value, MAX_COLUMNS};
+use crate::ImportError;
+
+/// Interprets one node.
+pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let domain = node.domain.as_deref().unwrap_or("");
+    let op = node.op_type.as_deref().unwrap_or("");
+    match (domain, op) {
+        ("ai.onnx.ml", "LinearRegressor") => estimators::linear_regressor(ctx, node),
+        ("ai.onnx.ml", "LinearClassifier") => estimators::linear_classifier(ctx, node),
+        ("ai.onnx.ml", "TreeEnsembleRegressor") => estimators::tree_regressor(ctx, node),
+        ("ai.onnx.ml", "TreeEnsembleClassifier") => estimators::tree_classifier(ctx, node),
+        ("ai.onnx.ml", "TreeEnsemble") => estimators::tree_ensemble_v5(ctx, node),
+        ("ai.onnx.ml", "Scaler") => scaler(ctx, node),
+        ("ai.onnx.ml", "Imputer") => imputer(ctx, node),
+        ("ai.onnx.ml", "Normalizer") => normalizer(ctx, node),
+        ("ai.onnx.ml", "Binarizer") => binarizer(ctx, node),
+        ("ai.onnx.ml", "OneHotEncoder") => one_hot(ctx, node),
+        ("ai.onnx.ml", "LabelEncoder") => label_encoder(ctx, node),
+        ("ai.onnx.ml", "ArrayFeatureExtractor") => array_feature_extractor(ctx, node),
+        ("ai.onnx.ml", "FeatureVectorizer") => concat(ctx, node),
+        ("ai.onnx.ml", "ZipMap") => pass_scores(ctx, node),
+        ("" | "ai.onnx", "Identity" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze") => {
+            pass(ctx, node)
+        }
+        ("" | "ai.onnx", "Cast") => cast(ctx, node),
+        ("" | "ai.onnx", "Concat") => concat(ctx, node),
+        ("" | "ai.onnx", "Gather") => gather(ctx, node),
+        ("" | "ai.onnx", "Add") => arithmetic(ctx, node, BinaryFn::Add),
+        ("" | "ai.onnx", "Sub") => arithmetic(ctx, node, BinaryFn::Sub),
+        ("" | "ai.onnx", "Mul") => arithmetic(ctx, node, BinaryFn::Mul),
+        ("" | "ai.onnx", "Div") => arithmetic(ctx, node, BinaryFn::Div),
+        ("" | "ai.onnx", "Max") => arithmetic(ctx, node, BinaryFn::Max),
+        ("" | "ai.onnx", "Min") => arithmetic(ctx, node, BinaryFn::Min),
+        ("" | "ai.onnx", "Pow") => arithmetic(ctx, node, BinaryFn::Pow),
+        ("" | "ai.onnx", "MatMul") => matmul(ctx, node, false),
+        ("" | "ai.onnx", "Gemm") => matmul(ctx, node, true),
+        ("" | "ai.onnx", "Relu") => unary(ctx, node, UnaryFn::Relu),
+        ("" | "ai.onnx", "Tanh") => unary(ctx, node, UnaryFn::Tanh),
+        ("" | "ai.onnx", "Exp") => unary(ctx, node, UnaryFn::Exp),
+        ("" | "ai.onnx", "Log") => unary(ctx, node, UnaryFn::Ln),
+        ("" | "ai.onnx", "Abs") => unary(ctx, node, UnaryFn::Abs),
+        ("" | "ai.onnx", "Neg") => unary(ctx, node, UnaryFn::Neg),
+        ("" | "ai.onnx", "Sqrt") => unary(ctx, node, UnaryFn::Sqrt),
+        ("" | "ai.onnx", "Floor") => unary(ctx, node, UnaryFn::Floor),
+        ("" | "ai.onnx", "Ceil") => unary(ctx, node, UnaryFn::Ceil),
+        ("" | "ai.onnx", "Sigmoid") => activation(ctx, node, Transform::Logistic { scale: 1.0 }),
+        ("" | "ai.onnx", "Softmax") => activation(ctx, node, Transform::Softmax),
+        ("" | "ai.onnx", "ArgMax") => argmax(ctx, node),
+        ("" | "ai.onnx", "Clip") => clip(ctx, node),
+        ("" | "ai.onnx", "Where") => where_(ctx, node),
+        ("" | "ai.onnx", "Equal") => compare(ctx, node, CompareOp::Eq),
+        ("" | "ai.onnx", "Less") => compare(ctx, node, CompareOp::Lt),
+        ("" | "ai.onnx", "LessOrEqual") => compare(ctx, node, CompareOp::Le),
+        ("" | "ai.onnx", "Greater") => compare(ctx, node, CompareOp::Gt),
+        ("" | "ai.onnx", "GreaterOrEqual") => compare(ctx, node, CompareOp::Ge),
+        ("" | "ai.onnx", "IsNaN") => is_nan(ctx, node),
+        ("" | "ai.onnx", "Not") => not(ctx, node),
+        ("" | "ai.onnx", "Constant") => constant(ctx, node),
+        _ => Err(ctx.unsupported(node, "ferry has no translation for this operator")),
+    }
+}
+
+/// The numeric columns of input `i`, with the precision of their element type.
+fn num(ctx: &Ctx, node: &NodeProto, i: usize) -> Result<(Vec<Expr>, Elem), ImportError> {
+    match ctx.input(node, i)? {
+        Value::Num { cols, elem } => Ok((cols.clone(), *elem)),
+        Value::Const(t) => match &t.data {
+            Data::Num(v) => Ok((
+                v.iter().map(|x| Expr::constant(*x)).collect(),
+                if t.float32 { Elem::F32 } else { Elem::F64 },
+            )),
+            Data::Str(_) => {
+                Err(ctx.unsupported(node, "a string constant where numbers are expected"))
+            }
+        },
+        Value::Lazy {
+            logits,
+            elem,
+            transform,
+        } => Ok((lazy_columns(logits, *transform, *elem), *elem)),
+        _ => Err(ctx.unsupported(
+            node,
+            "its input is the model's output; ferry reads graphs whose estimator comes last",
+        )),
+    }
+}
+
+fn output_num(ctx: &mut Ctx, node: &NodeProto, cols: Vec<Expr>, elem: Elem) {
+    let name = node.output.first().cloned().unwrap_or_default();
+    let cols = ctx.columns(cols, &name);
+    ctx.set_output(node, 0, Value::Num { cols, elem });
+}
+
+/// Identity-like ops: the value passes unchanged (shapes are per-row already).
+fn pass(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let value = ctx.input(node, 0)?.clone();
+    ctx.set_output(node, 0, value);
+    Ok(())
+}
+
+/// Ops that keep the model's scores as they are (ZipMap, an L1 normaliser on
+/// probabilities).
+fn pass_scores(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    match ctx.input(node, 0)? {
+        Value::Scores(_) | Value::Lazy { .. } => pass(ctx, node),
+        _ => Err(ctx.unsupported(node, "ZipMap is read on the model's probabilities only")),
+    }
+}
+
+fn cast(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    use super::proto::tensor_proto::DataType;
+    let to = Attrs::new(node, ctx).int_or("to", 0)?;
+    let value = ctx.input(node, 0)?.clone();
+    let to_type = DataType::try_from(to as i32).ok();
+    let out = match value {
+        Value::Num { cols, elem } => match to_type {
+            Some(DataType::Float) => Value::Num {
+                cols: cols
+                    .into_iter()
+                    .map(|c| {
+                        if elem == Elem::F32 {
+                            c
+                        } else {
+                            Expr::unary(UnaryFn::Cast, c, Precision::F32)
+                        }
+                    })
+                    .collect(),
+                elem: Elem::F32,
+            },
+            Some(DataType::Double) => Value::Num {
+                cols,
+                elem: Elem::F64,
+            },
+            Some(DataType::Bool) => Value::Num {
+                cols: cols
+                    .into_iter()
+                    .map(|c| Expr::compare(CompareOp::Ne, c, Expr::constant(0.0)))
+                    .collect(),
+                elem: Elem::Int,
+            },
+            Some(DataType::Int64 | DataType::Int32) if elem == Elem::Int => {
+                Value::Num { cols, elem }
+            }
+            _ => return Err(ctx.unsupported(node, &format!("a cast of numbers to type {to}"))),
+        },
+        // Labels and scores keep their meaning through casts (int64 labels, float probabilities).
+        v @ (Value::Label { .. } | Value::Scores(_) | Value::Lazy { .. } | Value::ArgMax) => v,
+        Value::Str(cols) if to_type == Some(DataType::String) => Value::Str(cols),
+        _ => return Err(ctx.unsupported(node, &format!("a cast to type {to}"))),
+    };
+    if let Value::Num { cols, elem } = out {
+        output_num(ctx, node, cols, elem);
+    } else {
+        ctx.set_output(node, 0, out);
+    }
+    Ok(())
+}
+
+fn concat(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let n = node.input.len();
+    // The binary probabilities skl2onnx builds for a logistic output: [1 - p, p].
+    if n == 2 {
+        if let (Value::Complement(a), Value::Lazy { .. } | Value::Scores(_)) =
+            (ctx.input(node, 0)?, ctx.input(node, 1)?)
+        {
+            let scores = a.clone();
+            ctx.set_output(node, 0, Value::Scores(scores));
+            return Ok(());
+        }
+    }
+    let first = ctx.input(node, 0)?.clone();
+    match first {
+        Value::Str(_) => {
+            let mut all = Vec::new();
+            for i in 0..n {
+                match ctx.input(node, i)? {
+                    Value::Str(cols) => all.extend(cols.iter().cloned()),
+                    _ => {
+                        return Err(ctx.unsupported(node, "a concatenation of strings and numbers"))
+                    }
+                }
+            }
+            ctx.set_output(node, 0, Value::Str(all));
+        }
+        _ => {
+            let mut all = Vec::new();
+            let mut elem = None;
+            for i in 0..n {
+                let (cols, e) = num(ctx, node, i)?;
+                all.extend(cols);
+                elem = Some(match elem {
+                    None => e,
+                    Some(prev) if prev == e => prev,
+                    Some(_) => Elem::F64,
+                });
+            }
+            if all.len() > MAX_COLUMNS {
+                return Err(ctx.node_error(node, format!("more than {MAX_COLUMNS} columns")));
+            }
+            ctx.set_output(
+                node,
+                0,
+                Value::Num {
+                    cols: all,
+                    elem: elem.unwrap_or(Elem::F32),
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Constant column indices from input `i` (Gather, ArrayFeatureExtractor).
+fn indices(ctx: &Ctx, node: &NodeProto, i: usize, width: usize) -> Result<Vec<usize>, ImportError> {
+    match ctx.input(node, i)? {
+        Value::Const(t) => t
+            .numbers()
+            .ok_or_else(|| ctx.node_error(node, "indices must be integers"))?
+            .iter()
+            .map(|v| {
+                let k = if *v < 0.0 { *v + width as f64 } else { *v };
+                if k >= 0.0 && k < width as f64 && k.fract() == 0.0 {
+                    Ok(k as usize)
+                } else {
+                    Err(ctx.node_error(node, format!("index {v} is out of range 0..{width}")))
+                }
+            })
+            .collect(),
+        _ => Err(ctx.unsupported(node, "indices computed at run time")),
+    }
+}
+
+fn select(ctx: &mut Ctx, node: &NodeProto, data: usize, index: usize) -> Result<(), ImportError> {
+    let value = ctx.input(node, data)?.clone();
+    match value {
+        Value::Str(cols) => {
+            let picked = indices(ctx, node, index, cols.len())?
+                .into_iter()
+                .map(|k| cols[k].clone())
+                .collect();
+            ctx.set_output(node, 0, Value::Str(picked));
+        }
+        Value::Num { cols, elem } => {
+            let picked = indices(ctx, node, index, cols.len())?
+                .into_iter()
+                .map(|k| cols[k].clone())
+                .collect();
+            ctx.set_output(node, 0, Value::Num { cols: picked, elem });
+        }
+        _ => return Err(ctx.unsupported(node, "selecting from this input")),
+    }
+    Ok(())
+}
+
+fn gather(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let axis = Attrs::new(node, ctx).int_or("axis", 0)?;
+    if axis != 1 && axis != -1 {
+        return Err(ctx.unsupported(node, "Gather along the row axis"));
+    }
+    select(ctx, node, 0, 1)
+}
+
+fn array_feature_extractor(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    // classes[argmax]: the label of a network classifier.
+    if let (Value::Const(classes), Value::ArgMax) = (ctx.input(node, 0)?, ctx.input(node, 1)?) {
+        let classes = match &classes.data {
+            Data::Num(v) => v.iter().map(|c| format_number(*c)).collect(),
+            Data::Str(v) => v.clone(),
+        };
+        ctx.set_output(node, 0, Value::Label { classes });
+        return Ok(());
+    }
+    select(ctx, node, 0, 1)
+}
+
+fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Column `j` of a value broadcast to `n` columns (numpy rules on the column axis: one
+/// column repeats), or `None` when the widths do not broadcast.
+fn broadcast(v: &[Expr], n: usize, j: usize) -> Option<Expr> {
+    match v.len() {
+        1 => Some(v[0].clone()),
+        len if len == n => Some(v[j].clone()),
+        _ => None,
+    }
+}
+
+/// Elementwise arithmetic with numpy broadcasting over columns: `[N, k] op [k]`,
+/// `[N, k] op [N, k]`, `[N, k] op scalar`.
+fn arithmetic(ctx: &mut Ctx, node: &NodeProto, f: BinaryFn) -> Result<(), ImportError> {
+    // 1 - p of a logistic output (skl2onnx's binary network classifier).
+    if f == BinaryFn::Sub {
+        if let (
+            Value::Const(t),
+            Value::Lazy {
+                logits,
+                elem,
+                transform,
+            },
+        ) = (ctx.input(node, 0)?, ctx.input(node, 1)?)
+        {
+            if t.numbers() == Some(&[1.0])
+                && logits.len() == 1
+                && matches!(transform, Transform::Logistic { .. })
+            {
+                let (logits, elem, transform) = (logits.clone(), *elem, *transform);
+                let name = node.input[1].clone();
+                estimators::commit_columns(ctx, node, logits, elem, &name)?;
+                ctx.set_output(
+                    node,
+                    0,
+                    Value::Complement(Scores {
+                        transform,
+                        classes: None,
+                    }),
+                );
+                return Ok(());
+            }
+        }
+    }
+    // Multiplying probabilities by one (onnxmltools' LightGBM graphs).
+    if f == BinaryFn::Mul {
+        if let (Value::Scores(s), Value::Const(t)) = (ctx.input(node, 0)?, ctx.input(node, 1)?) {
+            if t.numbers().is_some_and(|v| v.iter().all(|x| *x == 1.0)) {
+                let s = s.clone();
+                ctx.set_output(node, 0, Value::Scores(s));
+                return Ok(());
+            }
+        }
+    }
+    let (a, ea) = num(ctx, node, 0)?;
+    let (b, eb) = num(ctx, node, 1)?;
+    let elem = if ea == Elem::F32 || eb == Elem::F32 {
+        Elem::F32
+    } else {
+        ea
+    };
+    let precision = elem.precision();
+    let n = a.len().max(b.len());
+    let mut cols = Vec::with_capacity(n);
+    for j in 0..n {
+        let (Some(x), Some(y)) = (broadcast(&a, n, j), broadcast(&b, n, j)) else {
+            return Err(ctx.node_error(
+                node,
+                format!("cannot broadcast {} columns with {}", a.len(), b.len()),
+            ));
+        };
+        cols.push(Expr::binary(f, x, y, precision));
+    }
+    output_num(ctx, node, cols, elem);
+    Ok(())
+}
+
+/// `X · W (+ C)` with a constant `W`: one dot product per output column, in the
+/// precision of `X`. Gemm's `alpha`, `beta` and `transB` are honoured.
+fn matmul(ctx: &mut Ctx, node: &NodeProto, gemm: bool) -> Result<(), ImportError> {
+    let (x, elem) = num(ctx, node, 0)?;
+    let w = match ctx.input(node, 1)? {
+        Value::Const(t) => t.clone(),
+        _ => {
+            return Err(ctx.unsupported(node, "a matrix product with a matrix computed at run time"))
+        }
+    };
+    let attrs = Attrs::new(node, ctx);
+    let (alpha, beta, trans_a, trans_b) = if gemm {
+        (
+            attrs.float("alpha").unwrap_or(1.0),
+            attrs.float("beta").unwrap_or(1.0),
+            attrs.int_or("transA", 0)?,
+            attrs.int_or("transB", 0)?,
+        )
+    } else {
+        (1.0, 1.0, 0, 0)
+    };
+    if trans_a != 0 {
+        return Err(ctx.unsupported(node, "transA"));
+    }
+    let weights = w
+        .numbers()
+        .ok_or_else(|| ctx.node_error(node, "the matrix must be numeric"))?;
+    let k = x.len();
+    let (rows, cols) = match (w.dims.as_slice(), trans_b != 0) {
+        ([r], false) => (*r, 1),
+        ([r, c], false) => (*r, *c),
+        ([c, r], true) => (*r, *c),
+        _ => return Err(ctx.node_error(node, format!("matrix of shape {:?}", w.dims))),
+    };
+    if rows != k {
+        return Err(ctx.node_error(node, format!("{k} columns times a {rows}×{cols} matrix")));
+    }
+    let at = |i: usize, j: usize| -> f64 {
+        if trans_b != 0 {
+            weights[j * rows + i]
+        } else {
+            weights[i * cols + j]
+        }
+    };
+    let bias: Vec<f64> = if gemm && ctx.has_input(node, 2) {
+        match ctx.input(node, 2)? {
+            Value::Const(t) => t.numbers().map(<[f64]>::to_vec).unwrap_or_default(),
+            _ => return Err(ctx.unsupported(node, "a bias computed at run time")),
+        }
+    } else {
+        Vec::new()
+    };
+    if !(bias.is_empty() || bias.len() == 1 || bias.len() == cols) {
+        return Err(ctx.node_error(
+            node,
+            format!("{} bias values for {cols} columns", bias.len()),
+        ));
+    }
+    // Dot products read columns; materialise the inputs first.
+    let name = node.input[0].clone();
+    let x = ctx.columns(x, &name);
+    let inputs: Vec<usize> = x
+        .iter()
+        .map(|e| match e {
+            Expr::Column { index } => Ok(*index),
+            _ => Err(ctx.unsupported(node, "a constant input to a matrix product")),
+        })
+        .collect::<Result<_, _>>()?;
+    let precision = elem.precision();
+    let mut out = Vec::with_capacity(cols);
+    for j in 0..cols {
+        let b = match bias.len() {
+            0 => 0.0,
+            1 => bias[0],
+            _ => bias[j],
+        };
+        out.push(Expr::Dot {
+            columns: inputs.clone(),
+            weights: (0..rows).map(|i| at(i, j) * f64::from(alpha)).collect(),
+            bias: b * f64::from(beta),
+            precision,
+        });
+    }
+    output_num(ctx, node, out, elem);
+    Ok(())
+}
+
+fn unary(ctx: &mut Ctx, node: &NodeProto, f: UnaryFn) -> Result<(), ImportError> {
+    // exp of a GLM's linear predictor: the log link.
+    if f == UnaryFn::Exp {
+        if let Value::Scores(s) = ctx.input(node, 0)? {
+            if s.transform == Transform::Identity && s.classes.is_none() {
+                ctx.set_output(
+                    node,
+                    0,
+                    Value::Scores(Scores {
+                        transform: Transform::Exp,
+                        classes: None,
+                    }),
+                );
+                return Ok(());
+            }
+        }
+    }
+    let (cols, elem) = num(ctx, node, 0)?;
+    let precision = elem.precision();
+    let cols = cols
+        .into_iter()
+        .map(|c| Expr::unary(f, c, precision))
+        .collect();
+    output_num(ctx, node, cols, elem);
+    Ok(())
+}
+
+/// Sigmoid and Softmax: kept lazy, because on a network's last layer they are the
+/// model's output transform, and anywhere else ordinary columns.
+fn activation(ctx: &mut Ctx, node: &NodeProto, transform: Transform) -> Result<(), ImportError> {
+    if transform == Transform::Softmax {
+        let axis = Attrs::new(node, ctx).int_or("axis", -1)?;
+        if axis != 1 && axis != -1 {
+            return Err(ctx.unsupported(node, "Softmax over the row axis"));
+        }
+    }
+    let (cols, elem) = num(ctx, node, 0)?;
+    let name = node.input[0].clone();
+    let logits = ctx.columns(cols, &name);
+    ctx.set_output(
+        node,
+        0,
+        Value::Lazy {
+            logits,
+            elem,
+            transform,
+        },
+    );
+    Ok(())
+}
+
+/// A lazy activation as plain columns.
+fn lazy_columns(logits: &[Expr], transform: Transform, elem: Elem) -> Vec<Expr> {
+    let p = elem.precision();
+    match transform {
+        Transform::Softmax => {
+            let max = logits
+                .iter()
+                .cloned()
+                .reduce(|a, b| Expr::binary(BinaryFn::Max, a, b, p))
+                .unwrap_or(Expr::constant(0.0));
+            let exps: Vec<Expr> = logits
+                .iter()
+                .map(|l| {
+                    Expr::unary(
+                        UnaryFn::Exp,
+                        Expr::binary(BinaryFn::Sub, l.clone(), max.clone(), p),
+                        p,
+                    )
+                })
+                .collect();
+            let sum = exps
+                .iter()
+                .cloned()
+                .reduce(|a, b| Expr::binary(BinaryFn::Add, a, b, p))
+                .unwrap_or(Expr::constant(1.0));
+            exps.into_iter()
+                .map(|e| Expr::binary(BinaryFn::Div, e, sum.clone(), p))
+                .collect()
+        }
+        _ => logits
+            .iter()
+            .map(|l| Expr::unary(UnaryFn::Logistic, l.clone(), p))
+            .collect(),
+    }
+}
+
+fn argmax(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let axis = Attrs::new(node, ctx).int_or("axis", 0)?;
+    if axis != 1 && axis != -1 {
+        return Err(ctx.unsupported(node, "ArgMax over the row axis"));
+    }
+    match ctx.input(node, 0)?.clone() {
+        Value::Lazy {
+            logits,
+            elem,
+            transform,
+        } => {
+            let name = node.input[0].clone();
+            estimators::commit_columns(ctx, node, logits, elem, &name)?;
+            // The same tensor, read as the model's probabilities by later nodes.
+            ctx.set_value(
+                &name,
+                Value::Scores(Scores {
+                    transform,
+                    classes: None,
+                }),
+            );
+        }
+        Value::Scores(_) => {}
+        _ => {
+            return Err(ctx.unsupported(node, "ArgMax over columns that are not the model's scores"))
+        }
+    }
+    ctx.set_output(node, 0, Value::ArgMax);
+    Ok(())
+}
+
+fn scaler(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, elem) = num(ctx, node, 0)?;
+    let attrs = Attrs::new(node, ctx);
+    let offset = attrs.floats("offset");
+    let scale = attrs.floats("scale");
+    let n = cols.len();
+    let at = |v: &[f64], j: usize, default: f64, name: &str| -> Result<f64, ImportError> {
+        match v.len() {
+            0 => Ok(default),
+            1 => Ok(v[0]),
+            len if len == n => Ok(v[j]),
+            len => Err(attrs.error(name, format!("{len} values for {n} columns"))),
+        }
+    };
+    // onnxruntime computes (x - offset) * scale in float32 whatever the input type.
+    let p = Precision::F32;
+    let mut out = Vec::with_capacity(n);
+    for (j, c) in cols.into_iter().enumerate() {
+        let shifted = Expr::binary(
+            BinaryFn::Sub,
+            c,
+            Expr::constant(at(&offset, j, 0.0, "offset")?),
+            p,
+        );
+        out.push(Expr::binary(
+            BinaryFn::Mul,
+            shifted,
+            Expr::constant(at(&scale, j, 1.0, "scale")?),
+            p,
+        ));
+    }
+    let _ = elem;
+    output_num(ctx, node, out, Elem::F32);
+    Ok(())
+}
+
+fn imputer(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, elem) = num(ctx, node, 0)?;
+    let attrs = Attrs::new(node, ctx);
+    let values = attrs.floats("imputed_value_floats");
+    let ints = attrs.ints("imputed_value_int64s");
+    let replaced = attrs
+        .float("replaced_value_float")
+        .map_or(f64::NAN, f64::from);
+    let replaced_int = attrs.int("replaced_value_int64")?;
+    let n = cols.len();
+    let values: Vec<f64> = if values.is_empty() {
+        ints.iter().map(|v| *v as f64).collect()
+    } else {
+        values
+    };
+    let mut out = Vec::with_capacity(n);
+    for (j, c) in cols.into_iter().enumerate() {
+        let v = match values.len() {
+            1 => values[0],
+            len if len == n => values[j],
+            len => {
+                return Err(attrs.error(
+                    "imputed_value_floats",
+                    format!("{len} values for {n} columns"),
+                ))
+            }
+        };
+        let is_replaced = if elem == Elem::Int {
+            match replaced_int {
+                Some(r) => Expr::compare(CompareOp::Eq, c.clone(), Expr::constant(r as f64)),
+                None => Expr::IsMissing {
+                    x: Box::new(c.clone()),
+                },
+            }
+        } else if replaced.is_nan() {
+            Expr::IsMissing {
+                x: Box::new(c.clone()),
+            }
+        } else {
+            Expr::compare(CompareOp::Eq, c.clone(), Expr::constant(replaced))
+        };
+        let v = if elem == Elem::F32 {
+            f64::from(v as f32)
+        } else {
+            v
+        };
+        out.push(Expr::if_else(is_replaced, Expr::constant(v), c));
+    }
+    output_num(ctx, node, out, elem);
+    Ok(())
+}
+
+fn normalizer(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let norm = Attrs::new(node, ctx).string_or("norm", "MAX")?;
+    if matches!(ctx.input(node, 0)?, Value::Scores(_)) {
+        // L1 on probabilities that already sum to one (skl2onnx's classifiers).
+        if norm == "L1" {
+            return pass(ctx, node);
+        }
+        return Err(ctx.unsupported(node, "a normaliser on the model's scores other than L1"));
+    }
+    let (cols, _) = num(ctx, node, 0)?;
+    // onnxruntime normalises in float32.
+    let p = Precision::F32;
+    let name = node.input[0].clone();
+    let cols = ctx.columns(cols, &name);
+    let total = match norm.as_str() {
+        "MAX" => cols
+            .iter()
+            .cloned()
+            .reduce(|a, b| Expr::binary(BinaryFn::Max, a, b, p)),
+        "L1" => cols
+            .iter()
+            .map(|c| Expr::unary(UnaryFn::Abs, c.clone(), p))
+            .reduce(|a, b| Expr::binary(BinaryFn::Add, a, b, p)),
+        "L2" => cols
+            .iter()
+            .map(|c| Expr::binary(BinaryFn::Mul, c.clone(), c.clone(), p))
+            .reduce(|a, b| Expr::binary(BinaryFn::Add, a, b, p))
+            .map(|s| Expr::unary(UnaryFn::Sqrt, s, p)),
+        other => return Err(ctx.unsupported(node, &format!("norm {other}"))),
+    }
+    .ok_or_else(|| ctx.node_error(node, "no columns"))?;
+    let total = Expr::column(ctx.column_of(total, &format!("{name}~norm")));
+    let out = cols
+        .into_iter()
+        .map(|c| Expr::binary(BinaryFn::Div, c, total.clone(), p))
+        .collect();
+    output_num(ctx, node, out, Elem::F32);
+    Ok(())
+}
+
+fn binarizer(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, elem) = num(ctx, node, 0)?;
+    let threshold = Attrs::new(node, ctx)
+        .float("threshold")
+        .map_or(0.0, f64::from);
+    let out = cols
+        .into_iter()
+        .map(|c| Expr::compare(CompareOp::Gt, c, Expr::constant(threshold)))
+        .collect();
+    output_num(ctx, node, out, elem);
+    Ok(())
+}
+
+/// The level codes of input `input` whose value, after `col`'s substitutions, equals
+/// `target`; `""` (missing) is reported separately as `missing`.
+fn originals(ctx: &mut Ctx, col: &StrCol, target: &str) -> (Vec<f64>, bool) {
+    let mut codes = Vec::new();
+    let mut missing = false;
+    let mut consider = |ctx: &mut Ctx, original: &str, codes: &mut Vec<f64>| {
+        if original.is_empty() {
+            missing = true;
+        }
+        codes.push(ctx.level_code(col.input, original));
+    };
+    for (from, to) in &col.subst {
+        if to == target {
+            consider(ctx, from, &mut codes);
+        }
+    }
+    if !col.subst.iter().any(|(from, _)| from == target) && col.unseen.is_none() {
+        consider(ctx, target, &mut codes);
+    }
+    (codes, missing)
+}
+
+/// 1.0 where the string column equals `target`, else 0.0.
+fn string_equals(ctx: &mut Ctx, col: &StrCol, target: &str) -> Expr {
+    let x = Expr::column(col.input);
+    let (codes, missing) = originals(ctx, col, target);
+    let mut terms: Vec<Expr> = codes
+        .into_iter()
+        .map(|code| Expr::compare(CompareOp::Eq, x.clone(), Expr::constant(code)))
+        .collect();
+    if missing {
+        terms.push(Expr::IsMissing {
+            x: Box::new(x.clone()),
+        });
+    }
+    // Values unseen when the substitution was made (code -1, or a level added later).
+    if let Some((fill, known)) = &col.unseen {
+        if fill == target {
+            terms.push(Expr::compare(
+                CompareOp::Eq,
+                x.clone(),
+                Expr::constant(-1.0),
+            ));
+            terms.push(Expr::compare(
+                CompareOp::Ge,
+                x.clone(),
+                Expr::constant(*known as f64),
+            ));
+        }
+    }
+    terms
+        .into_iter()
+        .reduce(|a, b| Expr::binary(BinaryFn::Max, a, b, Precision::F64))
+        .unwrap_or(Expr::constant(0.0))
+}
+
+fn one_hot(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let attrs = Attrs::new(node, ctx);
+    let cats = attrs.strings("cats_strings")?;
+    let cat_ints = attrs.ints("cats_int64s").to_vec();
+    let zeros = attrs.int_or("zeros", 1)?;
+    if zeros == 0 {
+        return Err(ctx.unsupported(node, "zeros=0 (an error on unknown categories)"));
+    }
+    let value = ctx.input(node, 0)?.clone();
+    let mut out = Vec::new();
+    match value {
+        Value::Str(cols) => {
+            for col in &cols {
+                for cat in &cats {
+                    out.push(string_equals(ctx, col, cat));
+                }
+            }
+        }
+        Value::Num { cols, .. } => {
+            for col in &cols {
+                for cat in &cat_ints {
+                    out.push(Expr::compare(
+                        CompareOp::Eq,
+                        col.clone(),
+                        Expr::constant(*cat as f64),
+                    ));
+                }
+            }
+        }
+        _ => return Err(ctx.unsupported(node, "one-hot encoding of this input")),
+    }
+    output_num(ctx, node, out, Elem::F32);
+    Ok(())
+}
+
+fn label_encoder(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let attrs = Attrs::new(node, ctx);
+    let keys_s = attrs.strings("keys_strings")?;
+    let keys_i = attrs.ints("keys_int64s").to_vec();
+    let values_s = attrs.strings("values_strings")?;
+    let values_i = attrs.ints("values_int64s").to_vec();
+    let values_f = attrs.floats("values_floats");
+    let default_s = attrs.string_or("default_string", "_Unused")?;
+    let default_i = attrs.int_or("default_int64", -1)?;
+    let default_f = attrs.float("default_float").map_or(-0.0, f64::from);
+    let value = ctx.input(node, 0)?.clone();
+    match value {
+        // A constant in, a constant out (skl2onnx builds its fill strings this way).
+        Value::Const(t) => {
+            let n = t.len();
+            let data = match (&t.data, values_s.is_empty()) {
+                (Data::Num(v), false) => Data::Str(
+                    v.iter()
+                        .map(|x| {
+                            keys_i
+                                .iter()
+                                .position(|k| *k as f64 == *x)
+                                .map_or(default_s.clone(), |i| values_s[i].clone())
+                        })
+                        .collect(),
+                ),
+                _ => return Err(ctx.unsupported(node, "this constant label encoding")),
+            };
+            let _ = n;
+            ctx.set_output(
+                node,
+                0,
+                Value::Const(Tensor {
+                    dims: t.dims.clone(),
+                    data,
+                    float32: false,
+                }),
+            );
+        }
+        // Strings to numbers: a lookup by level code.
+        Value::Str(cols)
+            if !keys_s.is_empty() && (!values_i.is_empty() || !values_f.is_empty()) =>
+        {
+            let numbers: Vec<f64> = if values_i.is_empty() {
+                values_f.clone()
+            } else {
+                values_i.iter().map(|v| *v as f64).collect()
+            };
+            if numbers.len() != keys_s.len() {
+                return Err(attrs.error("values", "as many values as keys are needed"));
+            }
+            let default = if values_i.is_empty() {
+                default_f
+            } else {
+                default_i as f64
+            };
+            let mut out = Vec::new();
+            for col in &cols {
+                let mut expr = Expr::constant(default);
+                for (key, v) in keys_s.iter().zip(&numbers).rev() {
+                    let hit = string_equals(ctx, col, key);
+                    expr = Expr::if_else(hit, Expr::constant(*v), expr);
+                }
+                out.push(expr);
+            }
+            let elem = if values_i.is_empty() {
+                Elem::F32
+            } else {
+                Elem::Int
+            };
+            output_num(ctx, node, out, elem);
+        }
+        _ => return Err(ctx.unsupported(node, "this kind of label encoding")),
+    }
+    Ok(())
+}
+
+fn clip(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, elem) = num(ctx, node, 0)?;
+    let attrs = Attrs::new(node, ctx);
+    let bound = |ctx: &Ctx, i: usize, attr: &str| -> Result<Option<f64>, ImportError> {
+        if ctx.has_input(node, i) {
+            match ctx.input(node, i)? {
+                Value::Const(t) => Ok(t.numbers().and_then(|v| v.first().copied())),
+                _ => Err(ctx.unsupported(node, "bounds computed at run time")),
+            }
+        } else {
+            Ok(attrs.float(attr).map(f64::from))
+        }
+    };
+    let low = bound(ctx, 1, "min")?;
+    let high = bound(ctx, 2, "max")?;
+    let p = elem.precision();
+    let out = cols
+        .into_iter()
+        .map(|c| {
+            let c = match low {
+                Some(l) => Expr::binary(BinaryFn::Max, c, Expr::constant(l), p),
+                None => c,
+            };
+            match high {
+                Some(h) => Expr::binary(BinaryFn::Min, c, Expr::constant(h), p),
+                None => c,
+            }
+        })
+        .collect();
+    output_num(ctx, node, out, elem);
+    Ok(())
+}
+
+fn compare(ctx: &mut Ctx, node: &NodeProto, cmp: CompareOp) -> Result<(), ImportError> {
+    let (a, _) = num(ctx, node, 0)?;
+    let (b, _) = num(ctx, node, 1)?;
+    let n = a.len().max(b.len());
+    let out = (0..n)
+        .map(|j| match (broadcast(&a, n, j), broadcast(&b, n, j)) {
+            (Some(x), Some(y)) => Ok(Expr::compare(cmp, x, y)),
+            _ => Err(ctx.node_error(node, "cannot broadcast the operands")),
+        })
+        .collect::<Result<_, _>>()?;
+    output_num(ctx, node, out, Elem::Int);
+    Ok(())
+}
+
+fn is_nan(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, _) = num(ctx, node, 0)?;
+    let out = cols
+        .into_iter()
+        .map(|c| Expr::IsMissing { x: Box::new(c) })
+        .collect();
+    output_num(ctx, node, out, Elem::Int);
+    Ok(())
+}
+
+fn not(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, _) = num(ctx, node, 0)?;
+    let out = cols
+        .into_iter()
+        .map(|c| Expr::compare(CompareOp::Eq, c, Expr::constant(0.0)))
+        .collect();
+    output_num(ctx, node, out, Elem::Int);
+    Ok(())
+}
+
+/// `Where(cond, a, b)`. On numbers an `If` per column. On strings (skl2onnx's string
+/// imputer: `Where(x == "", fill, x)`), the condition must depend on the same string
+/// column; it is evaluated for every level so the result is again a substitution.
+fn where_(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let b = ctx.input(node, 2)?.clone();
+    if let Value::Str(cols) = b {
+        let fill = match ctx.input(node, 1)? {
+            Value::Const(Tensor {
+                data: Data::Str(v), ..
+            }) if v.len() == 1 => v[0].clone(),
+            _ => {
+                return Err(ctx.unsupported(
+                    node,
+                    "Where on strings with a fill that is not one constant string",
+                ))
+            }
+        };
+        let (cond, _) = num(ctx, node, 0)?;
+        if cond.len() != cols.len() && cond.len() != 1 {
+            return Err(ctx.node_error(node, "condition and strings differ in width"));
+        }
+        let mut out = Vec::with_capacity(cols.len());
+        for (j, col) in cols.iter().enumerate() {
+            let cond = if cond.len() == 1 { &cond[0] } else { &cond[j] };
+            out.push(substitute(ctx, node, col, cond, &fill)?);
+        }
+        ctx.set_output(node, 0, Value::Str(out));
+        return Ok(());
+    }
+    let (cond, _) = num(ctx, node, 0)?;
+    let (a, ea) = num(ctx, node, 1)?;
+    let (b, eb) = num(ctx, node, 2)?;
+    let n = cond.len().max(a.len()).max(b.len());
+    let mut out = Vec::with_capacity(n);
+    for j in 0..n {
+        match (
+            broadcast(&cond, n, j),
+            broadcast(&a, n, j),
+            broadcast(&b, n, j),
+        ) {
+            (Some(c), Some(x), Some(y)) => out.push(Expr::if_else(c, x, y)),
+            _ => return Err(ctx.node_error(node, "cannot broadcast the operands")),
+        }
+    }
+    let elem = if ea == eb { ea } else { Elem::F64 };
+    output_num(ctx, node, out, elem);
+    Ok(())
+}
+
+/// The string column `col` with `fill` wherever `cond` holds. `cond` may read only
+/// `col`'s input; it is evaluated at every known level, at missing and at unseen.
+fn substitute(
+    ctx: &mut Ctx,
+    node: &NodeProto,
+    col: &StrCol,
+    cond: &Expr,
+    fill: &str,
+) -> Result<StrCol, ImportError> {
+    let levels = ctx.levels[col.input].clone();
+    let mut out = col.clone();
+    let current = |s: &str| -> String {
+        col.subst
+            .iter()
+            .find(|(from, _)| from == s)
+            .map_or_else(|| s.to_string(), |(_, to)| to.clone())
+    };
+    let set = |out: &mut StrCol, from: &str, to: String| {
+        out.subst.retain(|(f, _)| f != from);
+        out.subst.push((from.to_string(), to));
+    };
+    for (code, level) in levels.iter().enumerate() {
+        if ctx
+            .eval_at(cond, col.input, code as f64)
+            .ok_or_else(|| ctx.unsupported(node, "a string condition that reads other columns"))?
+            != 0.0
+        {
+            set(&mut out, level, fill.to_string());
+        } else {
+            set(&mut out, level, current(level));
+        }
+    }
+    let missing = ctx
+        .eval_at(cond, col.input, f64::NAN)
+        .ok_or_else(|| ctx.unsupported(node, "a string condition that reads other columns"))?;
+    if missing != 0.0 {
+        set(&mut out, "", fill.to_string());
+    }
+    let unseen = ctx
+        .eval_at(cond, col.input, -1.0)
+        .ok_or_else(|| ctx.unsupported(node, "a string condition that reads other columns"))?;
+    if unseen != 0.0 {
+        out.unseen = Some((fill.to_string(), levels.len()));
+    }
+    Ok(out)
+}
+
+fn constant(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let attrs = Attrs::new(node, ctx);
+    let t = if let Some(t) = attrs.tensor("value")? {
+        t
+    } else if let Some(f) = attrs.float("value_float") {
+        Tensor {
+            dims: vec![],
+            data: Data::Num(vec![f64::from(f)]),
+            float32: true,
+        }
+    } else if let Some(i) = attrs.int("value_int")? {
+        Tensor {
+            dims: vec![],
+            data: Data::Num(vec![i as f64]),
+            float32: false,
+        }
+    } else if attrs.has("value_floats") {
+        let v = attrs.floats("value_floats");
+        Tensor {
+            dims: vec![v.len()],
+            data: Data::Num(v),
+            float32: true,
+        }
+    } else if attrs.has("value_ints") {
+        let v: Vec<f64> = attrs.ints("value_ints").iter().map(|i| *i as f64).collect();
+        Tensor {
+            dims: vec![v.len()],
+            data: Data::Num(v),
+            float32: false,
+        }
+    } else if let Some(s) = attrs.string("value_string")? {
+        Tensor {
+            dims: vec![],
+            data: Data::Str(vec![s]),
+            float32: false,
+        }
+    } else {
+        return Err(ctx.unsupported(node, "this form of Constant"));
+    };
+    ctx.set_output(node, 0, Value::Const(t));
+    Ok(())
+}
