@@ -199,10 +199,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     if ap.parse_known_args(argv)[0].smoke:  # smoke sizes become the defaults; explicit options win
         ap.set_defaults(rows=20_000, train_rows=5_000, trees=20, repeats=1)
     args = ap.parse_args(argv)
+    return checked_args(ap, args, SPECS)
+
+
+def checked_args(ap: argparse.ArgumentParser, args: argparse.Namespace, specs) -> argparse.Namespace:
+    """Splits --models and --threads and checks the sizes (shared with onnx_bench.py)."""
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
-    unknown = [m for m in args.models if m not in SPECS]
+    unknown = [m for m in args.models if m not in specs]
     if unknown:
-        ap.error(f"unknown model(s) {unknown}; choose from {','.join(SPECS)}")
+        ap.error(f"unknown model(s) {unknown}; choose from {','.join(specs)}")
     args.threads = [int(t) for t in args.threads.split(",")]
     if min(args.rows, args.train_rows, args.trees, args.repeats, *args.threads) < 1:
         ap.error("--rows, --train-rows, --trees, --repeats and --threads must be positive")
@@ -605,9 +610,14 @@ def write_reports(args, meta: dict, results: dict) -> str:
     for key, result in results.items():
         lines += model_report(SPECS[key], result)
     lines += ["Summary:", ""] + [summary_line(SPECS[k], r) for k, r in results.items()]
+    return save_results(args.work, lines, meta, results)
+
+
+def save_results(work: Path, lines: list[str], meta: dict, results: dict) -> str:
+    """Writes the report (results.md) and the raw numbers (results.json); returns the report."""
     text = "\n".join(lines) + "\n"
-    (args.work / "results.md").write_text(text)
-    with open(args.work / "results.json", "w") as f:
+    (work / "results.md").write_text(text)
+    with open(work / "results.json", "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=1, default=str)
     return text
 

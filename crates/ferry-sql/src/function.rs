@@ -36,7 +36,7 @@ pub fn compile_function(
                 options,
                 Some("query_table(input_table)".into()),
             )
-            .query();
+            .query()?;
             out.push_str("CREATE OR REPLACE MACRO ");
             quote_path(dialect, name, &mut out);
             out.push_str("(input_table) AS TABLE\n");
@@ -56,7 +56,7 @@ pub fn compile_function(
                 dialect.quote_ident(&input.name, &mut args);
             }
             args.push_str(") AS ferry_args");
-            let query = Compiler::new(model, dialect, &options, Some(args)).query();
+            let query = Compiler::new(model, dialect, &options, Some(args)).query()?;
             // A dollar-quote tag that the body does not contain.
             let mut tag = String::from("$ferry$");
             let mut n = 0;

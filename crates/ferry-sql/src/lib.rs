@@ -17,10 +17,12 @@
 //! size of the model.
 
 mod boundary;
+mod derived;
 mod dialect;
 mod error;
 mod expr;
 mod function;
+mod stage;
 mod trees;
 
 use std::fmt::Write;
@@ -60,7 +62,7 @@ pub fn compile(
     options: &Options,
 ) -> Result<String, SqlError> {
     check(model, options)?;
-    Ok(Compiler::new(model, dialect, options, None).query())
+    Compiler::new(model, dialect, options, None).query()
 }
 
 /// One `SELECT items FROM source`.
@@ -108,7 +110,7 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn query(mut self) -> String {
+    fn query(mut self) -> Result<String, SqlError> {
         // Arithmetic in the source's precision where the engine has float32; literals
         // are rounded to the source's precision either way.
         let literal = self.model.estimator.score_precision();
@@ -144,19 +146,100 @@ impl<'a> Compiler<'a> {
             };
             items.push((value, Alias::Internal(format!("f{j}"))));
         }
-        let features = refs("f", self.model.inputs.len());
-        let feature_items = named("f", features.clone());
         if self.options.validity {
             items.push((validity(self.model), Alias::Internal("kv".into())));
         }
         let mut from = self.push("ferry_in", items, From::Table);
+
+        // Preprocessing: one step per dependency level of the derived columns, every
+        // earlier column carried along.
+        let mut carried: Vec<String> = (0..self.model.inputs.len())
+            .map(|i| format!("f{i}"))
+            .collect();
+        if !self.model.derived.is_empty() {
+            // Level codes of categorical inputs, computed once for every step to read.
+            let mut items = keep.clone();
+            items.extend(
+                carried
+                    .iter()
+                    .map(|c| (internal(c.clone()), Alias::Internal(c.clone()))),
+            );
+            for (i, input) in self.model.inputs.iter().enumerate() {
+                if let Some(levels) = &input.levels {
+                    let name = format!("c{i}");
+                    items.push((
+                        derived::level_codes(internal(format!("f{i}")), levels, input.unseen),
+                        Alias::Internal(name.clone()),
+                    ));
+                    carried.push(name);
+                }
+            }
+            from = self.push("ferry_codes", items, from);
+            let levels = derived::levels(self.model);
+            let lowering = derived::Lowering {
+                model: self.model,
+                float32: self.d.float32().is_some(),
+            };
+            let n_levels = levels.iter().max().map_or(0, |m| m + 1);
+            for level in 0..n_levels {
+                let mut outputs = Vec::new();
+                for (k, d) in self.model.derived.iter().enumerate() {
+                    if levels[k] == level {
+                        outputs.push((lowering.lower(&d.expr)?, format!("d{k}")));
+                    }
+                }
+                from = self.emit(
+                    &format!("ferry_p{}", level + 1),
+                    &keep,
+                    &mut carried,
+                    outputs,
+                    from,
+                );
+            }
+        }
+        // The estimator's features: columns of the column space, with the input each
+        // reads directly (for category names and missing-value handling).
+        let features: Vec<Expr> = (0..self.model.n_features())
+            .map(|j| {
+                internal(derived::column_name(
+                    self.model,
+                    self.model.feature_column(j),
+                ))
+            })
+            .collect();
+        let feature_inputs: Vec<ferry_ir::Input> = (0..self.model.n_features())
+            .map(|j| {
+                let c = self.model.feature_column(j);
+                self.model
+                    .inputs
+                    .get(c)
+                    .cloned()
+                    .unwrap_or_else(|| ferry_ir::Input {
+                        name: self.model.column_name(c).to_string(),
+                        dtype: ferry_ir::DType::Float64,
+                        nullable: true,
+                        levels: None,
+                        unseen: ferry_ir::Unseen::Missing,
+                        range: None,
+                    })
+            })
+            .collect();
+        let mut feature_columns: Vec<String> = (0..self.model.n_features())
+            .map(|j| derived::column_name(self.model, self.model.feature_column(j)))
+            .collect();
+        feature_columns.sort();
+        feature_columns.dedup();
+        let feature_items: Vec<(Expr, Alias)> = feature_columns
+            .into_iter()
+            .map(|c| (internal(c.clone()), Alias::Internal(c)))
+            .collect();
 
         // Raw scores.
         let scores: Vec<Expr> = match &self.model.estimator {
             Estimator::Trees(ensemble) => {
                 let lowering = TreeLowering {
                     ensemble,
-                    inputs: &self.model.inputs,
+                    inputs: &feature_inputs,
                     features: &features,
                     max_case_nesting: self.d.max_case_nesting(),
                 };
@@ -273,7 +356,7 @@ impl<'a> Compiler<'a> {
                 for (row, intercept) in linear.coefficients.iter().zip(&linear.intercepts) {
                     let mut score = Expr::Float(in_precision(literal, *intercept));
                     for (j, c) in row.iter().enumerate() {
-                        let x = match &self.model.inputs[j].levels {
+                        let x = match &feature_inputs[j].levels {
                             Some(levels) => level_code(&features[j], levels),
                             None => features[j].clone(),
                         };
@@ -290,9 +373,12 @@ impl<'a> Compiler<'a> {
                     scores.push(score);
                 }
                 let n = scores.len();
-                let mut items = keep.clone();
-                items.extend(named("s", scores));
-                from = self.push("ferry_s1", items, from);
+                let outputs = scores
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, s)| (s, format!("s{k}")))
+                    .collect();
+                from = self.emit("ferry_s1", &keep, &mut carried.clone(), outputs, from);
                 refs("s", n)
             }
         };
@@ -410,10 +496,61 @@ impl<'a> Compiler<'a> {
             from,
             suffix: "",
         };
-        self.render(last)
+        Ok(self.render(last))
     }
 
     /// Adds a CTE and returns it as the next step's source.
+    /// A step computing `outputs` (expression, column name) next to the kept and the
+    /// `carried` columns, which then carry the outputs too. With emulated float32 the
+    /// roundings are staged first (see [`stage`]), in steps `<name>_t1`, `<name>_t2`….
+    fn emit(
+        &mut self,
+        name: &str,
+        keep: &[(Expr, Alias)],
+        carried: &mut Vec<String>,
+        outputs: Vec<(Expr, String)>,
+        mut from: From,
+    ) -> From {
+        let carry = |carried: &[String]| {
+            let mut items = keep.to_vec();
+            items.extend(
+                carried
+                    .iter()
+                    .map(|c| (internal(c.clone()), Alias::Internal(c.clone()))),
+            );
+            items
+        };
+        let outputs = if self.d.float32() == Some(Float32::Emulated) {
+            let mut stager =
+                stage::Stager::new(&format!("{}_t", name.trim_start_matches("ferry_")));
+            let outputs: Vec<(Expr, String)> = outputs
+                .into_iter()
+                .map(|(e, n)| (stager.stage(e).0, n))
+                .collect();
+            for (s, step) in std::mem::take(&mut stager.steps).into_iter().enumerate() {
+                let mut items = carry(carried);
+                for (e, n) in step {
+                    items.push((e, Alias::Internal(n.clone())));
+                    carried.push(n);
+                }
+                // The barrier keeps the engine from inlining the step into its reader,
+                // which would repeat the expressions again.
+                let barrier = self.d.subquery_barrier();
+                from = self.push_with(&format!("{name}_t{}", s + 1), items, from, barrier);
+            }
+            outputs
+        } else {
+            outputs
+        };
+        let mut items = carry(carried);
+        for (e, n) in outputs {
+            items.push((e, Alias::Internal(n.clone())));
+            carried.push(n);
+        }
+        let barrier = self.d.subquery_barrier();
+        self.push_with(name, items, from, barrier)
+    }
+
     fn push(&mut self, name: &str, items: Vec<(Expr, Alias)>, from: From) -> From {
         self.push_with(name, items, from, "")
     }
@@ -594,6 +731,10 @@ fn level_code(x: &Expr, levels: &[String]) -> Expr {
 /// splits test the band themselves, and category codes truncate tiny values to 0).
 fn tiny_band_features(model: &Model) -> Vec<Option<f64>> {
     let mut banded = vec![None; model.inputs.len()];
+    if model.features.is_some() {
+        // Splits index features, not inputs; no importer bands such models.
+        return banded;
+    }
     if let Estimator::Trees(ensemble) = &model.estimator {
         if let Some(z) = ensemble.tiny_as_zero {
             for node in ensemble.trees.iter().flat_map(|t| &t.nodes) {
@@ -667,13 +808,6 @@ pub(crate) fn check(model: &Model, options: &Options) -> Result<(), SqlError> {
     model
         .validate()
         .map_err(|e| SqlError::Model(e.to_string()))?;
-    if !model.derived.is_empty() || model.features.is_some() {
-        return Err(SqlError::NotYet(format!(
-            "the model has {} preprocessing step(s) (derived columns, e.g. `{}`); ferry sql does not compile preprocessing yet",
-            model.derived.len(),
-            model.derived.first().map_or("", |d| d.name.as_str())
-        )));
-    }
     let nul = |what: &'static str, value: &str| {
         if value.contains('\0') {
             Err(SqlError::Nul {

@@ -412,10 +412,13 @@ fn a_path_without_extension_reads_as_csv() {
 fn sql_compiles_every_fixture_in_every_dialect() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
     let mut cases = 0;
-    for library in ["xgboost", "lightgbm"] {
+    for library in ["xgboost", "lightgbm", "onnx"] {
         for entry in std::fs::read_dir(root.join(library)).unwrap() {
             let dir = entry.unwrap().path();
-            let model = ["model.json", "model.txt"]
+            if !dir.is_dir() {
+                continue;
+            }
+            let model = ["model.json", "model.txt", "model.onnx"]
                 .iter()
                 .map(|m| dir.join(m))
                 .find(|m| m.exists())
@@ -444,7 +447,7 @@ fn sql_compiles_every_fixture_in_every_dialect() {
             }
         }
     }
-    assert_eq!(cases, 32 * ferry_sql::DIALECT_NAMES.len());
+    assert_eq!(cases, (32 + 31) * ferry_sql::DIALECT_NAMES.len());
 }
 
 #[test]

@@ -1,0 +1,266 @@
+//! Preprocessing (the IR's derived columns) as SQL expressions.
+//!
+//! Missing values are NULL, and the IR's rules for them carry over: arithmetic
+//! propagates NULL, a comparison with NULL is false (`CASE WHEN … THEN 1 ELSE 0 END`),
+//! `If` takes the `otherwise` branch on a NULL condition. Float32 steps round after every
+//! operation, as the float32 graph does.
+
+use ferry_ir::{BinaryFn, CompareOp, Expr as Ir, Model, Precision, UnaryFn, Unseen};
+
+use crate::expr::{bin, internal, Expr, Op};
+use crate::{f32_if, in_precision, SqlError};
+
+/// The SQL column holding column `c` of the model's column space: `f<i>` for input `i`
+/// (after level codes for categorical inputs), `d<k>` for derived column `k`.
+pub(crate) fn column_name(model: &Model, c: usize) -> String {
+    let n = model.inputs.len();
+    if c < n {
+        format!("f{c}")
+    } else {
+        format!("d{}", c - n)
+    }
+}
+
+/// The step each derived column is computed in: one more than the latest derived
+/// column it reads (SQL cannot read a sibling alias in the same SELECT).
+pub(crate) fn levels(model: &Model) -> Vec<usize> {
+    let n = model.inputs.len();
+    let mut levels: Vec<usize> = Vec::with_capacity(model.derived.len());
+    for d in &model.derived {
+        let mut level = 0;
+        d.expr.for_each_column(&mut |c| {
+            if c >= n {
+                level = level.max(levels[c - n] + 1);
+            }
+        });
+        levels.push(level);
+    }
+    levels
+}
+
+/// Lowers one derived expression; `precision` is what the dialect can do (float32
+/// steps become float64 where it has no float32).
+pub(crate) struct Lowering<'a> {
+    pub model: &'a Model,
+    /// Whether the dialect rounds to float32.
+    pub float32: bool,
+}
+
+impl Lowering<'_> {
+    fn p(&self, p: Precision) -> Precision {
+        if self.float32 {
+            p
+        } else {
+            Precision::F64
+        }
+    }
+
+    /// Column `c` as the IR sees it: categorical inputs as their level codes, which
+    /// the first step computes once (`c<i>`, see [`level_codes`]).
+    fn column(&self, c: usize) -> Expr {
+        match self.model.inputs.get(c) {
+            Some(input) if input.levels.is_some() => internal(format!("c{c}")),
+            _ => internal(column_name(self.model, c)),
+        }
+    }
+
+    pub(crate) fn lower(&self, e: &Ir) -> Result<Expr, SqlError> {
+        Ok(match e {
+            Ir::Column { index } => self.column(*index),
+            Ir::Const { value } if value.is_nan() => Expr::Null,
+            Ir::Const { value } if value.is_finite() => Expr::Float(*value),
+            Ir::Const { value } => {
+                return Err(SqlError::NotYet(format!(
+                    "the constant {value} in a preprocessing step has no SQL literal"
+                )))
+            }
+            Ir::Unary {
+                f: UnaryFn::Cast,
+                x,
+                precision,
+            } => f32_if(self.p(*precision), self.lower(x)?),
+            Ir::Unary { f, x, precision } => {
+                let p = self.p(*precision);
+                let x = self.lower(x)?;
+                let x = f32_if(p, x);
+                f32_if(p, unary(*f, x, p)?)
+            }
+            Ir::Binary { f, a, b, precision } => {
+                let p = self.p(*precision);
+                let a = f32_if(p, self.lower(a)?);
+                let b = f32_if(p, self.lower(b)?);
+                f32_if(p, binary(*f, a, b)?)
+            }
+            Ir::Compare { cmp, a, b } => {
+                let a = self.lower(a)?;
+                let b = self.lower(b)?;
+                let holds = match cmp {
+                    CompareOp::Eq => Expr::In(Box::new(a), vec![b]),
+                    CompareOp::Ne => Expr::Not(Box::new(Expr::In(Box::new(a), vec![b]))),
+                    CompareOp::Lt => bin(a, Op::Lt, b),
+                    CompareOp::Le => bin(a, Op::Le, b),
+                    CompareOp::Gt => bin(a, Op::Gt, b),
+                    CompareOp::Ge => bin(a, Op::Ge, b),
+                };
+                indicator(holds)
+            }
+            Ir::IsMissing { x } => indicator(Expr::IsNull(Box::new(self.lower(x)?))),
+            Ir::If {
+                cond,
+                then,
+                otherwise,
+            } => Expr::Case(
+                vec![(
+                    Expr::Not(Box::new(Expr::In(
+                        Box::new(self.lower(cond)?),
+                        vec![Expr::Float(0.0)],
+                    ))),
+                    self.lower(then)?,
+                )],
+                Box::new(self.lower(otherwise)?),
+            ),
+            Ir::Dot {
+                columns,
+                weights,
+                bias,
+                precision,
+            } => {
+                let p = self.p(*precision);
+                let mut acc = Expr::Float(in_precision(p, *bias));
+                for (c, w) in columns.iter().zip(weights) {
+                    let term = f32_if(
+                        p,
+                        bin(
+                            Expr::Float(in_precision(p, *w)),
+                            Op::Mul,
+                            f32_if(p, self.column(*c)),
+                        ),
+                    );
+                    acc = crate::add(p, acc, term);
+                }
+                acc
+            }
+            Ir::Lookup { x, table, default } => {
+                let x = self.lower(x)?;
+                let value = |v: f64| {
+                    if v.is_nan() {
+                        Expr::Null
+                    } else {
+                        Expr::Float(v)
+                    }
+                };
+                Expr::Case(
+                    table
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            (
+                                Expr::In(Box::new(x.clone()), vec![Expr::Float(i as f64)]),
+                                value(*v),
+                            )
+                        })
+                        .collect(),
+                    Box::new(value(*default)),
+                )
+            }
+        })
+    }
+}
+
+/// The level code of a categorical input `x` (NULL when missing; an unseen name is
+/// NULL or -1 as the input's `unseen` says).
+pub(crate) fn level_codes(x: Expr, levels: &[String], unseen: Unseen) -> Expr {
+    let mut whens = vec![(Expr::IsNull(Box::new(x.clone())), Expr::Null)];
+    whens.extend(levels.iter().enumerate().map(|(i, name)| {
+        (
+            Expr::In(Box::new(x.clone()), vec![Expr::Str(name.clone())]),
+            Expr::Float(i as f64),
+        )
+    }));
+    let unseen = match unseen {
+        Unseen::Missing => Expr::Null,
+        Unseen::Other => Expr::Float(-1.0),
+    };
+    Expr::Case(whens, Box::new(unseen))
+}
+
+/// `1` where `holds` is true, else `0` (also for NULL).
+fn indicator(holds: Expr) -> Expr {
+    Expr::Case(vec![(holds, Expr::Float(1.0))], Box::new(Expr::Float(0.0)))
+}
+
+fn unary(f: UnaryFn, x: Expr, p: Precision) -> Result<Expr, SqlError> {
+    let float32 = p == Precision::F32;
+    Ok(match f {
+        UnaryFn::Cast => x,
+        UnaryFn::Neg => bin(Expr::Float(0.0), Op::Sub, x),
+        UnaryFn::Abs => Expr::Case(
+            vec![(
+                bin(x.clone(), Op::Lt, Expr::Float(0.0)),
+                bin(Expr::Float(0.0), Op::Sub, x.clone()),
+            )],
+            Box::new(x),
+        ),
+        UnaryFn::Exp => Expr::Exp(Box::new(x), float32),
+        // max(x, 0) with NULL kept: `x < 0` is NULL for a NULL x, so ELSE x.
+        UnaryFn::Relu => Expr::Case(
+            vec![(bin(x.clone(), Op::Lt, Expr::Float(0.0)), Expr::Float(0.0))],
+            Box::new(x),
+        ),
+        // Rounded after each operation, as `1 / (1 + exp(-x))` computes in float32.
+        UnaryFn::Logistic => {
+            let e = f32_if(
+                p,
+                Expr::Exp(Box::new(bin(Expr::Float(0.0), Op::Sub, x)), float32),
+            );
+            bin(
+                Expr::Float(1.0),
+                Op::Div,
+                f32_if(p, Expr::Sum(vec![Expr::Float(1.0), e])),
+            )
+        }
+        // tanh(x) = 1 - 2 / (exp(2x) + 1): every engine has EXP, not every one TANH.
+        UnaryFn::Tanh => bin(
+            Expr::Float(1.0),
+            Op::Sub,
+            bin(
+                Expr::Float(2.0),
+                Op::Div,
+                Expr::Sum(vec![
+                    Expr::Exp(Box::new(bin(Expr::Float(2.0), Op::Mul, x)), false),
+                    Expr::Float(1.0),
+                ]),
+            ),
+        ),
+        UnaryFn::Ln | UnaryFn::Sqrt | UnaryFn::Floor | UnaryFn::Ceil => {
+            return Err(SqlError::NotYet(format!(
+                "the preprocessing function {f:?} is not compiled to SQL yet"
+            )))
+        }
+    })
+}
+
+fn binary(f: BinaryFn, a: Expr, b: Expr) -> Result<Expr, SqlError> {
+    Ok(match f {
+        BinaryFn::Add => Expr::Sum(vec![a, b]),
+        BinaryFn::Sub => bin(a, Op::Sub, b),
+        BinaryFn::Mul => bin(a, Op::Mul, b),
+        BinaryFn::Div => bin(a, Op::Div, b),
+        // NULL when either side is NULL, like the IR's Min/Max.
+        BinaryFn::Min | BinaryFn::Max => {
+            let op = if f == BinaryFn::Min { Op::Le } else { Op::Ge };
+            Expr::Case(
+                vec![
+                    (Expr::IsNull(Box::new(a.clone())), Expr::Null),
+                    (bin(a.clone(), op, b.clone()), a),
+                ],
+                Box::new(b),
+            )
+        }
+        BinaryFn::Pow => {
+            return Err(SqlError::NotYet(
+                "the preprocessing function Pow is not compiled to SQL yet".into(),
+            ))
+        }
+    })
+}
