@@ -1,63 +1,80 @@
 //! Derived columns (preprocessing), evaluated a block of rows at a time: every node of an
-//! expression produces a short vector, so the inner loops are plain slices.
+//! expression works on a short slice, so the inner loops are plain and in cache.
 
 use std::borrow::Cow;
 
-use ferry_ir::{round_to, Expr, Precision};
+use ferry_ir::{round_to, BinaryFn, Expr, Precision, UnaryFn};
 
 /// Rows per block: temporaries stay in cache.
 const BLOCK: usize = 1024;
 
-/// Appends the derived columns of `model` to `columns` (which holds the inputs).
+/// Appends the derived columns to `columns` (the inputs, or a chunk of them), a block
+/// of rows at a time.
 pub(crate) fn derive(
     derived: &[ferry_ir::Derived],
     columns: &mut Vec<Cow<'_, [f64]>>,
     n_rows: usize,
 ) {
-    use rayon::prelude::*;
     for d in derived {
         let mut out = vec![0.0; n_rows];
-        out.par_chunks_mut(BLOCK)
-            .enumerate()
-            .for_each(|(block, out)| {
-                let start = block * BLOCK;
-                let values = eval(&d.expr, columns, start, out.len());
-                out.copy_from_slice(&values);
-            });
+        for (b, block) in out.chunks_mut(BLOCK).enumerate() {
+            eval_into(&d.expr, columns, b * BLOCK, block);
+        }
         columns.push(Cow::Owned(out));
     }
 }
 
+/// A fresh block holding `expr` for rows `start..start + len`.
 fn eval(expr: &Expr, columns: &[Cow<'_, [f64]>], start: usize, len: usize) -> Vec<f64> {
+    let mut out = vec![0.0; len];
+    eval_into(expr, columns, start, &mut out);
+    out
+}
+
+/// Writes `expr` for rows `start..start + out.len()` into `out`. The first operand of an
+/// operation is computed in `out` itself and the operation applied in place, so a chain
+/// like a scaler's `(x - offset) * scale` allocates nothing.
+fn eval_into(expr: &Expr, columns: &[Cow<'_, [f64]>], start: usize, out: &mut [f64]) {
+    let len = out.len();
     match expr {
-        Expr::Column { index } => columns[*index][start..start + len].to_vec(),
-        Expr::Const { value } => vec![*value; len],
+        Expr::Column { index } => out.copy_from_slice(&columns[*index][start..start + len]),
+        Expr::Const { value } => out.fill(*value),
         Expr::Unary { f, x, precision } => {
-            let mut v = eval(x, columns, start, len);
-            v.iter_mut().for_each(|x| *x = f.apply(*x, *precision));
-            v
+            eval_into(x, columns, start, out);
+            match (f, precision) {
+                (UnaryFn::Cast, Precision::F32) => {
+                    out.iter_mut().for_each(|x| *x = f64::from(*x as f32));
+                }
+                _ => out.iter_mut().for_each(|x| *x = f.apply(*x, *precision)),
+            }
         }
         Expr::Binary { f, a, b, precision } => {
-            let mut a = eval(a, columns, start, len);
-            let b = eval(b, columns, start, len);
-            a.iter_mut()
-                .zip(&b)
-                .for_each(|(a, b)| *a = f.apply(*a, *b, *precision));
-            a
+            eval_into(a, columns, start, out);
+            match **b {
+                Expr::Const { value } => with_constant(out, *f, value, *precision),
+                Expr::Column { index } => out
+                    .iter_mut()
+                    .zip(&columns[index][start..start + len])
+                    .for_each(|(a, b)| *a = f.apply(*a, *b, *precision)),
+                _ => {
+                    let b = eval(b, columns, start, len);
+                    out.iter_mut()
+                        .zip(&b)
+                        .for_each(|(a, b)| *a = f.apply(*a, *b, *precision));
+                }
+            }
         }
         Expr::Compare { cmp, a, b } => {
-            let mut a = eval(a, columns, start, len);
+            eval_into(a, columns, start, out);
             let b = eval(b, columns, start, len);
-            a.iter_mut()
+            out.iter_mut()
                 .zip(&b)
                 .for_each(|(a, b)| *a = f64::from(u8::from(cmp.holds(*a, *b))));
-            a
         }
         Expr::IsMissing { x } => {
-            let mut v = eval(x, columns, start, len);
-            v.iter_mut()
+            eval_into(x, columns, start, out);
+            out.iter_mut()
                 .for_each(|x| *x = if x.is_nan() { 1.0 } else { 0.0 });
-            v
         }
         Expr::If {
             cond,
@@ -65,14 +82,13 @@ fn eval(expr: &Expr, columns: &[Cow<'_, [f64]>], start: usize, len: usize) -> Ve
             otherwise,
         } => {
             let cond = eval(cond, columns, start, len);
-            let mut then = eval(then, columns, start, len);
+            eval_into(then, columns, start, out);
             let otherwise = eval(otherwise, columns, start, len);
-            for ((t, o), c) in then.iter_mut().zip(&otherwise).zip(&cond) {
+            for ((t, o), c) in out.iter_mut().zip(&otherwise).zip(&cond) {
                 if *c == 0.0 || c.is_nan() {
                     *t = *o;
                 }
             }
-            then
         }
         Expr::Dot {
             columns: inputs,
@@ -80,38 +96,61 @@ fn eval(expr: &Expr, columns: &[Cow<'_, [f64]>], start: usize, len: usize) -> Ve
             bias,
             precision,
         } => {
-            let mut acc = vec![round_to(*precision, *bias); len];
+            out.fill(round_to(*precision, *bias));
             for (c, w) in inputs.iter().zip(weights) {
                 let x = &columns[*c][start..start + len];
                 match precision {
                     Precision::F32 => {
                         let w = *w as f32;
-                        for (a, x) in acc.iter_mut().zip(x) {
+                        for (a, x) in out.iter_mut().zip(x) {
                             *a = f64::from(*a as f32 + w * *x as f32);
                         }
                     }
                     Precision::F64 => {
-                        for (a, x) in acc.iter_mut().zip(x) {
+                        for (a, x) in out.iter_mut().zip(x) {
                             *a += *w * *x;
                         }
                     }
                 }
             }
-            acc
         }
         Expr::Lookup { x, table, default } => {
-            let mut v = eval(x, columns, start, len);
-            v.iter_mut()
+            eval_into(x, columns, start, out);
+            out.iter_mut()
                 .for_each(|x| *x = ferry_ir::lookup(table, *default, *x));
-            v
         }
+    }
+}
+
+/// `a op c` for a constant `c`: the common scaler/shift steps get loops of their own
+/// (the operation chosen once, not per element), the rest goes through `apply`.
+fn with_constant(a: &mut [f64], f: BinaryFn, c: f64, p: Precision) {
+    let c32 = c as f32;
+    match (f, p) {
+        (BinaryFn::Add, Precision::F32) => {
+            a.iter_mut().for_each(|a| *a = f64::from(*a as f32 + c32))
+        }
+        (BinaryFn::Sub, Precision::F32) => {
+            a.iter_mut().for_each(|a| *a = f64::from(*a as f32 - c32))
+        }
+        (BinaryFn::Mul, Precision::F32) => {
+            a.iter_mut().for_each(|a| *a = f64::from(*a as f32 * c32))
+        }
+        (BinaryFn::Div, Precision::F32) => {
+            a.iter_mut().for_each(|a| *a = f64::from(*a as f32 / c32))
+        }
+        (BinaryFn::Add, Precision::F64) => a.iter_mut().for_each(|a| *a += c),
+        (BinaryFn::Sub, Precision::F64) => a.iter_mut().for_each(|a| *a -= c),
+        (BinaryFn::Mul, Precision::F64) => a.iter_mut().for_each(|a| *a *= c),
+        (BinaryFn::Div, Precision::F64) => a.iter_mut().for_each(|a| *a /= c),
+        _ => a.iter_mut().for_each(|a| *a = f.apply(*a, c, p)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_ir::{BinaryFn, CompareOp, UnaryFn};
+    use ferry_ir::CompareOp;
 
     fn run(expr: Expr, column: Vec<f64>) -> Vec<f64> {
         let n = column.len();

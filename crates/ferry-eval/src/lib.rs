@@ -109,15 +109,22 @@ struct LinearEngine<S: Float> {
 }
 
 impl<S: Float> Engine for LinearEngine<S> {
+    /// Column by column: for each score, `acc[r] += w_j * x_j[r]` with `j` outer, which
+    /// is each row's left-to-right sum (the same rounding) in loops the compiler
+    /// vectorises.
     fn raw(&self, columns: &[Cow<'_, [f64]>], start: usize, out: &mut [f64]) {
         let n = self.intercepts.len();
-        for (r, scores) in out.chunks_mut(n).enumerate() {
-            for (k, score) in scores.iter_mut().enumerate() {
-                let mut sum = self.intercepts[k];
-                for (j, column) in columns.iter().enumerate() {
-                    sum = sum + self.coefficients[k][j] * S::from_f64(column[start + r]);
+        let len = out.len() / n;
+        let mut acc = vec![S::from_f64(0.0); len];
+        for k in 0..n {
+            acc.iter_mut().for_each(|a| *a = self.intercepts[k]);
+            for (column, w) in columns.iter().zip(&self.coefficients[k]) {
+                for (a, x) in acc.iter_mut().zip(&column[start..start + len]) {
+                    *a = *a + *w * S::from_f64(*x);
                 }
-                *score = sum.to_f64();
+            }
+            for (r, a) in acc.iter().enumerate() {
+                out[r * n + k] = a.to_f64();
             }
         }
     }
@@ -221,28 +228,12 @@ impl Evaluator {
         Ok(arrow_array::StringArray::from(reasons))
     }
 
-    /// The estimator's feature columns: the bound inputs, then any preprocessing.
-    fn features<'a>(&self, batch: &'a RecordBatch) -> Result<Vec<Cow<'a, [f64]>>, EvalError> {
-        let mut columns = self.binder.bind(&self.model, batch)?;
-        if self.model.derived.is_empty() && self.model.features.is_none() {
-            return Ok(columns);
-        }
-        expr::derive(&self.model.derived, &mut columns, batch.num_rows());
-        Ok(match &self.model.features {
-            None => {
-                columns.truncate(self.model.inputs.len());
-                columns
-            }
-            Some(features) => features
-                .iter()
-                .map(|c| Cow::Owned(columns[*c].to_vec()))
-                .collect(),
-        })
-    }
-
     pub fn predict(&self, batch: &RecordBatch) -> Result<Predictions, EvalError> {
-        let columns = self.features(batch)?;
+        let columns = self.binder.bind(&self.model, batch)?;
         let n_rows = batch.num_rows();
+        // With preprocessing, each chunk computes its derived columns itself (in cache,
+        // in parallel) and the estimator reads a chunk-local view of its features.
+        let preprocess = !self.model.derived.is_empty() || self.model.features.is_some();
         let n_outputs = self.model.estimator.n_outputs();
         let n_values = match &self.model.task {
             Task::Regression => 1,
@@ -260,7 +251,21 @@ impl Evaluator {
             .zip(labels.par_chunks_mut(CHUNK))
             .enumerate()
             .for_each(|(chunk, ((raw, values), labels))| {
-                self.engine.raw(&columns, chunk * CHUNK, raw);
+                if preprocess {
+                    let start = chunk * CHUNK;
+                    let len = labels.len();
+                    let mut local: Vec<Cow<'_, [f64]>> = columns
+                        .iter()
+                        .map(|c| Cow::Borrowed(&c[start..start + len]))
+                        .collect();
+                    expr::derive(&self.model.derived, &mut local, len);
+                    let features: Vec<Cow<'_, [f64]>> = (0..self.model.n_features())
+                        .map(|j| Cow::Borrowed(&*local[self.model.feature_column(j)]))
+                        .collect();
+                    self.engine.raw(&features, 0, raw);
+                } else {
+                    self.engine.raw(&columns, chunk * CHUNK, raw);
+                }
                 let mut mean = vec![
                     0.0;
                     if self.averaging.is_some() {

@@ -290,20 +290,34 @@ impl Expr {
         Expr::Const { value }
     }
 
+    /// `f(x)` in `precision`. A float32 cast of the operand is dropped under float32
+    /// arithmetic, which rounds its operand anyway.
     pub fn unary(f: UnaryFn, x: Expr, precision: Precision) -> Expr {
         Expr::Unary {
             f,
-            x: Box::new(x),
+            x: Box::new(x.without_cast_under(precision)),
             precision,
         }
     }
 
+    /// `f(a, b)` in `precision` (float32 casts of the operands dropped, as for `unary`).
     pub fn binary(f: BinaryFn, a: Expr, b: Expr, precision: Precision) -> Expr {
         Expr::Binary {
             f,
-            a: Box::new(a),
-            b: Box::new(b),
+            a: Box::new(a.without_cast_under(precision)),
+            b: Box::new(b.without_cast_under(precision)),
             precision,
+        }
+    }
+
+    fn without_cast_under(self, precision: Precision) -> Expr {
+        match self {
+            Expr::Unary {
+                f: UnaryFn::Cast,
+                x,
+                precision: Precision::F32,
+            } if precision == Precision::F32 => *x,
+            other => other,
         }
     }
 
