@@ -763,10 +763,19 @@ fn string_equals(ctx: &mut Ctx, col: &StrCol, target: &str) -> Expr {
             ));
         }
     }
-    terms
-        .into_iter()
-        .reduce(|a, b| Expr::binary(BinaryFn::Max, a, b, Precision::F64))
-        .unwrap_or(Expr::constant(0.0))
+    // Any of the indicators: their sum is positive (linear in size, in SQL too).
+    match terms.len() {
+        0 => Expr::constant(0.0),
+        1 => terms.pop().expect("one term"),
+        _ => Expr::compare(
+            CompareOp::Gt,
+            terms
+                .into_iter()
+                .reduce(|a, b| Expr::binary(BinaryFn::Add, a, b, Precision::F64))
+                .expect("terms"),
+            Expr::constant(0.0),
+        ),
+    }
 }
 
 fn one_hot(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
