@@ -14,6 +14,30 @@ use crate::cli::ModelArgs;
 const MAX_MODEL_BYTES: u64 = 2 << 30;
 
 pub fn load(args: &ModelArgs) -> Result<Model> {
+    let bytes = read(args)?;
+    let options = ImportOptions {
+        all_trees: args.all_trees,
+    };
+    ferry_import::import(&bytes, &options).with_context(|| args.model.clone())
+}
+
+/// Whether `error` is an ONNX graph the IR cannot express (tract may still run it).
+#[cfg(feature = "tract")]
+pub fn unsupported_onnx(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<ferry_import::ImportError>(),
+        Some(ferry_import::ImportError::Unsupported { format: "onnx", .. })
+    )
+}
+
+/// The model file run through tract.
+#[cfg(feature = "tract")]
+pub fn load_tract(args: &ModelArgs) -> Result<ferry_tract::TractModel> {
+    Ok(ferry_tract::TractModel::load(&read(args)?)?)
+}
+
+/// The model file's bytes, refusing absurd sizes before reading.
+fn read(args: &ModelArgs) -> Result<Vec<u8>> {
     let path = Path::new(&args.model);
     if !path.exists() {
         bail!(
@@ -33,8 +57,5 @@ pub fn load(args: &ModelArgs) -> Result<Model> {
     file.take(MAX_MODEL_BYTES)
         .read_to_end(&mut bytes)
         .with_context(|| args.model.clone())?;
-    let options = ImportOptions {
-        all_trees: args.all_trees,
-    };
-    ferry_import::import(&bytes, &options).with_context(|| args.model.clone())
+    Ok(bytes)
 }

@@ -529,3 +529,26 @@ fn predict_validity_names_the_first_reason() {
     assert!(lines[2].ends_with(&format!("{first}: missing (never missing in training)")));
     assert!(lines[3].contains(&format!("{last}: outside the training range [")));
 }
+
+/// Without the `tract` feature a graph the IR cannot express is refused, naming the
+/// operator, its domain, opset and node.
+#[cfg(not(feature = "tract"))]
+#[test]
+fn predict_refuses_a_convolutional_graph_naming_the_operator() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/onnx-tract/conv_clf/model.onnx");
+    let input = model.with_file_name("input.csv");
+    let out = ferry()
+        .arg("predict")
+        .arg(&model)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("node `conv1` (Conv, domain ai.onnx, opset 17) is not supported"),
+        "{stderr}"
+    );
+}

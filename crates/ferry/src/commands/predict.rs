@@ -20,8 +20,8 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
             .build_global()
             .context("starting the worker threads")?;
     }
-    let model = model::load(&args.model)?;
-    let evaluator = Evaluator::new(&model).with_context(|| args.model.model.clone())?;
+    let scorer = Scorer::load(args)?;
+    let model = scorer.model().clone();
     let columns = ferry_ir::output_columns(&model, args.columns.raw);
     for keep in &args.columns.keep {
         if columns.iter().any(|c| &c.name == keep)
@@ -58,13 +58,11 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
     let result = (|| -> Result<()> {
         for batch in receiver {
             let batch = batch?;
-            let predictions = evaluator
-                .predict(&batch)
-                .with_context(|| args.input.clone())?;
+            let predictions = scorer.predict(&batch).with_context(|| args.input.clone())?;
             let kept = kept_columns(&batch, &args.columns.keep);
             let mut out = ferry_eval::to_record_batch(&model, &predictions, &columns, kept)?;
             if args.columns.validity {
-                let reasons = evaluator
+                let reasons = scorer
                     .validity(&batch)
                     .with_context(|| args.input.clone())?;
                 let mut fields: Vec<Field> = out
@@ -112,6 +110,86 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
         None => return Err(anyhow!("{}: no rows were read", args.input)),
     }
     Ok(())
+}
+
+/// What scores the batches: ferry's evaluator for IR models, or (with the `tract`
+/// feature) tract for ONNX graphs the IR cannot express.
+enum Scorer {
+    Ir(Box<Evaluator>),
+    #[cfg(feature = "tract")]
+    Tract(Box<ferry_tract::TractModel>),
+}
+
+impl Scorer {
+    fn load(args: &PredictArgs) -> Result<Scorer> {
+        match model::load(&args.model) {
+            Ok(model) => Ok(Scorer::Ir(Box::new(
+                Evaluator::new(&model).with_context(|| args.model.model.clone())?,
+            ))),
+            #[cfg(feature = "tract")]
+            Err(error) if model::unsupported_onnx(&error) => {
+                let tract = model::load_tract(&args.model)
+                    .with_context(|| format!("{error:#}; running it through tract failed too"))?;
+                if args.columns.validity {
+                    return Err(anyhow!(
+                        "--validity: {} runs through tract, which records no training data to check rows against",
+                        args.model.model
+                    ));
+                }
+                Ok(Scorer::Tract(Box::new(tract)))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn model(&self) -> &ferry_ir::Model {
+        match self {
+            Scorer::Ir(evaluator) => evaluator.model(),
+            #[cfg(feature = "tract")]
+            Scorer::Tract(tract) => tract.model(),
+        }
+    }
+
+    fn predict(&self, batch: &RecordBatch) -> Result<ferry_eval::Predictions> {
+        match self {
+            Scorer::Ir(evaluator) => Ok(evaluator.predict(batch)?),
+            #[cfg(feature = "tract")]
+            Scorer::Tract(tract) => {
+                let values = tract.predict(batch)?;
+                let n = tract.n_outputs();
+                let labels = (n > 1).then(|| {
+                    values
+                        .chunks(n)
+                        .map(|row| {
+                            // First maximum, as numpy's argmax.
+                            let mut best = 0;
+                            for (i, v) in row.iter().enumerate() {
+                                if *v > row[best] {
+                                    best = i;
+                                }
+                            }
+                            best as u32
+                        })
+                        .collect()
+                });
+                Ok(ferry_eval::Predictions {
+                    n_rows: batch.num_rows(),
+                    raw: values.clone(),
+                    n_outputs: n,
+                    values,
+                    labels,
+                })
+            }
+        }
+    }
+
+    fn validity(&self, batch: &RecordBatch) -> Result<arrow_array::StringArray> {
+        match self {
+            Scorer::Ir(evaluator) => Ok(evaluator.validity(batch)?),
+            #[cfg(feature = "tract")]
+            Scorer::Tract(_) => Ok(arrow_array::StringArray::new_null(batch.num_rows())),
+        }
+    }
 }
 
 fn kept_columns(batch: &RecordBatch, keep: &[String]) -> Vec<(Field, ArrayRef)> {
