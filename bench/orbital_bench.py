@@ -63,6 +63,9 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import cpu_model, git_revision  # noqa: E402  (shared with bench.py)
 import pandas as pd
 
 warnings.filterwarnings("ignore", category=UserWarning)
@@ -110,25 +113,6 @@ def timed(call, repeats: int, warmup: bool = True, slow: float = float("inf")):
     return statistics.median(times), times, result
 
 
-def git_revision() -> str:
-    try:
-        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return rev + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def one_line(e: BaseException) -> str:

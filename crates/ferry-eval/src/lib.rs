@@ -341,7 +341,7 @@ fn average_row(precision: Precision, avg: &trees::Averaging, raw: &[f64], out: &
 }
 
 /// Index of the first maximum, as numpy's `argmax` (NaN never wins).
-fn argmax(values: &[f64]) -> u32 {
+pub fn argmax(values: &[f64]) -> u32 {
     let mut best = 0;
     for (i, v) in values.iter().enumerate().skip(1) {
         if *v > values[best] {

@@ -356,8 +356,11 @@ impl<'a> Compiler<'a> {
                 for (row, intercept) in linear.coefficients.iter().zip(&linear.intercepts) {
                     let mut score = Expr::Float(in_precision(literal, *intercept));
                     for (j, c) in row.iter().enumerate() {
-                        let x = match &feature_inputs[j].levels {
-                            Some(levels) => level_code(&features[j], levels),
+                        let input = &feature_inputs[j];
+                        let x = match &input.levels {
+                            Some(levels) => {
+                                derived::level_codes(features[j].clone(), levels, input.unseen)
+                            }
                             None => features[j].clone(),
                         };
                         let term = f32_if(
@@ -707,23 +710,6 @@ fn logistic(precision: Precision, scale: f64, a: Expr) -> Expr {
     );
     let denominator = f32_if(precision, Expr::Sum(vec![Expr::Float(1.0), e]));
     f32_if(precision, bin(Expr::Float(1.0), Op::Div, denominator))
-}
-
-/// A category name → its code, for estimators that compute with codes.
-fn level_code(x: &Expr, levels: &[String]) -> Expr {
-    Expr::Case(
-        levels
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                (
-                    Expr::In(Box::new(x.clone()), vec![Expr::Str(name.clone())]),
-                    Expr::Float(i as f64),
-                )
-            })
-            .collect(),
-        Box::new(Expr::Null),
-    )
 }
 
 /// Per input, the band `|x| <= z` read as 0 where that can change a split: only a

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ferry_ir::{
-    Aggregation, Cmp, Direction, Estimator, Expr, Linear, Missing, Node, Precision, Split, Test,
-    Transform, Tree, TreeEnsemble,
+    Aggregation, Cmp, Direction, Estimator, Expr, Linear, Missing, Node, Split, Test, Transform,
+    Tree, TreeEnsemble,
 };
 
 use super::proto::NodeProto;
@@ -112,7 +112,7 @@ pub(crate) fn linear_regressor(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
     let linear = Linear {
         coefficients: vec![coefficients],
         intercepts: vec![intercept],
-        score_precision: precision(elem),
+        score_precision: elem.precision(),
     };
     set_estimator(ctx, node, Estimator::Linear(linear), features)?;
     ctx.set_output(
@@ -143,14 +143,6 @@ fn classifier_outputs(ctx: &mut Ctx, node: &NodeProto, classes: Vec<String>, tra
             classes: Some(classes),
         }),
     );
-}
-
-/// ONNX-ML computes in float32 for float inputs and in float64 for double inputs.
-fn precision(elem: Elem) -> Precision {
-    match elem {
-        Elem::F32 => Precision::F32,
-        _ => Precision::F64,
-    }
 }
 
 pub(crate) fn linear_classifier(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
@@ -191,7 +183,7 @@ pub(crate) fn linear_classifier(ctx: &mut Ctx, node: &NodeProto) -> Result<(), I
     let linear = Linear {
         coefficients: coefficients.chunks(n).map(<[f64]>::to_vec).collect(),
         intercepts,
-        score_precision: precision(elem),
+        score_precision: elem.precision(),
     };
     set_estimator(ctx, node, Estimator::Linear(linear), features)?;
     classifier_outputs(ctx, node, classes, transform);
@@ -423,28 +415,39 @@ fn build(
             Mode::Gt => (Cmp::Le, n.false_id, n.true_id, !n.missing_tracks_true),
             Mode::Leaf => unreachable!("handled above"),
         };
-        let left = out.len() as u32;
-        out.push(Node::Leaf { value: 0.0 });
-        let right = out.len() as u32;
-        out.push(Node::Leaf { value: 0.0 });
-        out[slot] = Node::Split(Split {
-            feature: n.feature,
-            test: Test::Numeric {
-                cmp,
-                threshold: n.value,
-            },
-            missing: Missing::To(if missing_left {
-                Direction::Left
-            } else {
-                Direction::Right
-            }),
-            left,
-            right,
-        });
-        stack.push((right_id, right as usize, depth + 1));
-        stack.push((left_id, left as usize, depth + 1));
+        let (left, right) = split(out, slot, n.feature, cmp, n.value, missing_left);
+        stack.push((right_id, right, depth + 1));
+        stack.push((left_id, left, depth + 1));
     }
     Ok(())
+}
+
+/// Turns IR node `slot` into a numeric split (left when `x <cmp> threshold`, missing
+/// values left when `missing_left`) with two placeholder children appended; returns
+/// the children's slots.
+fn split(
+    out: &mut Vec<Node>,
+    slot: usize,
+    feature: usize,
+    cmp: Cmp,
+    threshold: f64,
+    missing_left: bool,
+) -> (usize, usize) {
+    let (left, right) = (out.len(), out.len() + 1);
+    out.push(Node::Leaf { value: 0.0 });
+    out.push(Node::Leaf { value: 0.0 });
+    out[slot] = Node::Split(Split {
+        feature,
+        test: Test::Numeric { cmp, threshold },
+        missing: Missing::To(if missing_left {
+            Direction::Left
+        } else {
+            Direction::Right
+        }),
+        left: left as u32,
+        right: right as u32,
+    });
+    (left, right)
 }
 
 /// `aggregate_function` of opsets 1/3.
@@ -466,8 +469,8 @@ fn tree_ensemble(
     TreeEnsemble {
         n_outputs,
         base_score: base,
-        feature_precision: precision(elem),
-        score_precision: precision(elem),
+        feature_precision: elem.precision(),
+        score_precision: elem.precision(),
         aggregation: if average {
             Aggregation::Average
         } else {
@@ -640,26 +643,9 @@ pub(crate) fn tree_ensemble_v5(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
             } else {
                 (t_child, f_child, tracks_true)
             };
-            let left = out.len() as u32;
-            out.push(Node::Leaf { value: 0.0 });
-            let right = out.len() as u32;
-            out.push(Node::Leaf { value: 0.0 });
-            out[slot] = Node::Split(Split {
-                feature,
-                test: Test::Numeric {
-                    cmp,
-                    threshold: splits[i],
-                },
-                missing: Missing::To(if missing_left {
-                    Direction::Left
-                } else {
-                    Direction::Right
-                }),
-                left,
-                right,
-            });
-            stack.push((r.0, r.1, right as usize, depth + 1));
-            stack.push((l.0, l.1, left as usize, depth + 1));
+            let (left, right) = split(&mut out, slot, feature, cmp, splits[i], missing_left);
+            stack.push((r.0, r.1, right, depth + 1));
+            stack.push((l.0, l.1, left, depth + 1));
         }
         trees.push(Tree {
             output: 0,
@@ -682,7 +668,7 @@ pub(crate) fn tree_ensemble_v5(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
 }
 
 /// An estimator made of columns already computed (a network's last layer): the identity
-/// over them, with `transform`.
+/// over them, with `transform` applied by the caller.
 pub(crate) fn commit_columns(
     ctx: &mut Ctx,
     node: &NodeProto,
@@ -690,11 +676,6 @@ pub(crate) fn commit_columns(
     elem: Elem,
     tensor: &str,
 ) -> Result<(), ImportError> {
-    let n = cols.len();
-    let columns = cols
-        .into_iter()
-        .enumerate()
-        .map(|(j, e)| ctx.column_of(e, &format!("{tensor}[{j}]")))
-        .collect();
-    set_estimator(ctx, node, super::identity(n, precision(elem)), columns)
+    let (estimator, columns) = ctx.identity_over(cols, elem, |j| format!("{tensor}[{j}]"));
+    set_estimator(ctx, node, estimator, columns)
 }

@@ -271,6 +271,23 @@ impl Ctx {
         self.column_of(expr, name)
     }
 
+    /// An identity estimator over `cols` (materialised as columns named by `name`):
+    /// the raw scores are the columns themselves.
+    pub fn identity_over(
+        &mut self,
+        cols: Vec<Expr>,
+        elem: Elem,
+        name: impl Fn(usize) -> String,
+    ) -> (Estimator, Vec<usize>) {
+        let n = cols.len();
+        let columns = cols
+            .into_iter()
+            .enumerate()
+            .map(|(j, e)| self.column_of(e, &name(j)))
+            .collect();
+        (identity(n, elem.precision()), columns)
+    }
+
     /// The code of level `name` of string input `input`, adding the level if new.
     pub fn level_code(&mut self, input: usize, name: &str) -> f64 {
         let levels = &mut self.levels[input];
@@ -555,13 +572,7 @@ fn outputs_to_task(
             } => Some((*n, logits.clone(), *elem, *transform)),
             _ => None,
         }) {
-            let n = logits.len();
-            let columns = logits
-                .into_iter()
-                .enumerate()
-                .map(|(j, e)| ctx.column_of(e, &format!("{name}[{j}]")))
-                .collect();
-            ctx.estimator = Some((identity(n, elem.precision()), columns));
+            ctx.estimator = Some(ctx.identity_over(logits, elem, |j| format!("{name}[{j}]")));
             let label = outputs.iter().find_map(|(_, v)| match v {
                 Value::Label { classes } => Some(classes.clone()),
                 _ => None,
@@ -610,8 +621,7 @@ fn outputs_to_task(
                 .collect();
             match numeric.as_slice() {
                 [(name, cols, elem)] if cols.len() == 1 && ctx.estimator.is_none() => {
-                    let column = ctx.column_of(cols[0].clone(), name);
-                    ctx.estimator = Some((identity(1, elem.precision()), vec![column]));
+                    ctx.estimator = Some(ctx.identity_over(cols.clone(), *elem, |_| name.to_string()));
                     Ok((Task::Regression, Transform::Identity))
                 }
                 _ => Err(ImportError::Unsupported {

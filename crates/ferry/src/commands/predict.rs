@@ -157,21 +157,7 @@ impl Scorer {
             Scorer::Tract(tract) => {
                 let values = tract.predict(batch)?;
                 let n = tract.n_outputs();
-                let labels = (n > 1).then(|| {
-                    values
-                        .chunks(n)
-                        .map(|row| {
-                            // First maximum, as numpy's argmax.
-                            let mut best = 0;
-                            for (i, v) in row.iter().enumerate() {
-                                if *v > row[best] {
-                                    best = i;
-                                }
-                            }
-                            best as u32
-                        })
-                        .collect()
-                });
+                let labels = (n > 1).then(|| values.chunks(n).map(ferry_eval::argmax).collect());
                 Ok(ferry_eval::Predictions {
                     n_rows: batch.num_rows(),
                     raw: values.clone(),
