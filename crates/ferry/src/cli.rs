@@ -19,14 +19,47 @@ pub enum Command {
     Predict(PredictArgs),
     /// Compile a model into one SQL query that scores a table inside the database.
     Sql(SqlArgs),
+    /// Store a file or folder as a new version of a pin on the board.
+    Push(PushArgs),
+    /// Download a version's files from the board, verified.
+    Pull(PullArgs),
+    /// List the pins on the board.
+    List(ListArgs),
+    /// List the versions of a pin, oldest first.
+    Versions(VersionsArgs),
+    /// Show a version's metadata.
+    Show(ShowArgs),
+    /// Show, move or remove a pin's aliases (`prod`, `staging`), or their history.
+    Alias(AliasArgs),
+    /// Delete a version, or a whole pin.
+    Delete(DeleteArgs),
+    /// Delete old versions by count or age, or clean up after crashed pushes.
+    Prune(PruneArgs),
+}
+
+/// Which board: a folder, `file://`, `s3://bucket/prefix` (S3 or any S3-compatible
+/// server), `gs://bucket/prefix`, `az://container/prefix`.
+#[derive(Debug, Args)]
+pub struct BoardArgs {
+    /// The board (default: $FERRY_BOARD, else ~/.local/share/ferry/board). Cloud
+    /// credentials and endpoints come from the usual environment variables
+    /// (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, AZURE_STORAGE_ACCOUNT_NAME, …).
+    #[arg(long, value_name = "URL", env = "FERRY_BOARD", hide_env_values = true)]
+    pub board: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// Model file: XGBoost JSON/UBJSON, LightGBM text or ferry IR JSON (detected from
-    /// the content).
+    /// Model file: XGBoost JSON/UBJSON, LightGBM text, ONNX or ferry IR JSON (detected
+    /// from the content).
+    ///
+    /// When no such file exists, MODEL is a board reference: NAME (the latest
+    /// version), NAME@VERSION or NAME@ALIAS.
     #[arg(value_name = "MODEL")]
     pub model: String,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
 
     /// Use every tree, even when the file records a best iteration from early stopping
     /// (by default ferry stops there, as the scikit-learn and R wrappers do).
@@ -122,4 +155,184 @@ pub struct SqlArgs {
     /// Write the SQL to this file instead of stdout.
     #[arg(long, short, value_name = "FILE", default_value = "-")]
     pub output: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// A file, or a folder (every file in it, recursively), stored as it is. A model
+    /// file ferry reads also gets its schema, task and classes recorded.
+    #[arg(value_name = "PATH")]
+    pub path: std::path::PathBuf,
+
+    /// Pin name: letters, digits, '.', '_' and '-'.
+    #[arg(long, short, value_name = "NAME")]
+    pub name: String,
+
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+
+    /// Metadata stored under `user` in data.txt (repeatable); numbers stay numbers.
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    pub meta: Vec<String>,
+
+    /// A tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+
+    /// Point this alias at the new version.
+    #[arg(long, value_name = "ALIAS")]
+    pub alias: Option<String>,
+
+    /// Store a new version even when the content equals the latest version.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Never show a progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// NAME (the latest version), NAME@VERSION or NAME@ALIAS.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    /// Folder to write the files into (created if needed).
+    #[arg(long, short, value_name = "DIR", default_value = ".")]
+    pub output: std::path::PathBuf,
+
+    /// Never show a progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionsArgs {
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// NAME (the latest version), NAME@VERSION or NAME@ALIAS.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AliasArgs {
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// The alias to move or remove; without it, the current aliases are listed.
+    #[arg(value_name = "ALIAS")]
+    pub alias: Option<String>,
+
+    /// The version to point the alias at (a version name, another alias, or `latest`).
+    #[arg(value_name = "VERSION", requires = "alias")]
+    pub version: Option<String>,
+
+    /// Remove the alias (its history stays).
+    #[arg(long, requires = "alias", conflicts_with_all = ["version", "history"])]
+    pub remove: bool,
+
+    /// Every move of the pin's aliases: when, who, from which version to which.
+    #[arg(long, conflicts_with = "version")]
+    pub history: bool,
+
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// NAME@VERSION or NAME@ALIAS to delete one version; NAME with --all for the pin.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    /// Delete every version of the pin, its aliases and their history.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Delete a version even when an alias points to it.
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["keep", "older_than", "orphans"])))]
+pub struct PruneArgs {
+    /// The pin to prune (not with --orphans).
+    #[arg(
+        value_name = "NAME",
+        required_unless_present = "orphans",
+        conflicts_with = "orphans"
+    )]
+    pub name: Option<String>,
+
+    /// Keep the newest N versions. The newest and every aliased version are always kept.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep: Option<u64>,
+
+    /// Delete versions older than this (`30d`, `12h`, `2weeks`).
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+
+    /// Remove what crashed pushes left behind: staging uploads whose process is gone,
+    /// version folders without data.txt.
+    #[arg(long)]
+    pub orphans: bool,
+
+    /// With --orphans: uploads from other hosts (or of unknown process) count as gone
+    /// once started this long ago.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration, default_value = "24h")]
+    pub grace: std::time::Duration,
+
+    /// Say what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
 }

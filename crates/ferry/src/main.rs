@@ -16,6 +16,14 @@ fn main() -> ExitCode {
         cli::Command::Inspect(args) => commands::inspect(&args),
         cli::Command::Predict(args) => commands::predict(&args),
         cli::Command::Sql(args) => commands::sql(&args),
+        cli::Command::Push(args) => commands::push(&args),
+        cli::Command::Pull(args) => commands::pull(&args),
+        cli::Command::List(args) => commands::list(&args),
+        cli::Command::Versions(args) => commands::versions(&args),
+        cli::Command::Show(args) => commands::show(&args),
+        cli::Command::Alias(args) => commands::alias(&args),
+        cli::Command::Delete(args) => commands::delete(&args),
+        cli::Command::Prune(args) => commands::prune(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,9 +6,11 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use ferry_import::ImportOptions;
-use ferry_ir::Model;
+use ferry_ir::{output_columns, Model, Task};
+use ferry_registry::{PinRef, RegistryError, VersionInfo};
 
 use crate::cli::ModelArgs;
+use crate::commands::board;
 
 /// Model files larger than this are refused before reading (hostile or wrong file).
 const MAX_MODEL_BYTES: u64 = 2 << 30;
@@ -19,6 +21,40 @@ pub fn load(args: &ModelArgs) -> Result<Model> {
         all_trees: args.all_trees,
     };
     ferry_import::import(&bytes, &options).with_context(|| args.model.clone())
+}
+
+/// A model file by path, with default options (what `push` records).
+pub fn load_path(path: &Path) -> Result<Model> {
+    let bytes = read_file(path, &path.display().to_string())?;
+    Ok(ferry_import::import(&bytes, &ImportOptions::default())?)
+}
+
+/// What a board records about a model file under `user.ferry.model`: format, task,
+/// classes, the input schema and the prediction columns.
+pub fn summary(model: &Model, file: &str) -> serde_json::Value {
+    let (task, classes) = match &model.task {
+        Task::Regression => ("regression", None),
+        Task::Classification { classes } => ("classification", Some(classes.clone())),
+    };
+    let outputs: Vec<String> = output_columns(model, false)
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    let mut summary = serde_json::json!({
+        "file": file,
+        "format": model.source.format,
+        "library": model.source.library,
+        "task": task,
+        "inputs": model.inputs,
+        "outputs": outputs,
+    });
+    if let Some(version) = &model.source.library_version {
+        summary["library_version"] = version.clone().into();
+    }
+    if let Some(classes) = classes {
+        summary["classes"] = classes.into();
+    }
+    summary
 }
 
 /// Whether `error` is an ONNX graph the IR cannot express (tract may still run it).
@@ -36,26 +72,65 @@ pub fn load_tract(args: &ModelArgs) -> Result<ferry_tract::TractModel> {
     Ok(ferry_tract::TractModel::load(&read(args)?)?)
 }
 
-/// The model file's bytes, refusing absurd sizes before reading.
+/// The model's bytes: the file, or when no such file exists, the model file of a board
+/// reference (`churn`, `churn@prod`), verified against its checksum.
 fn read(args: &ModelArgs) -> Result<Vec<u8>> {
     let path = Path::new(&args.model);
-    if !path.exists() {
-        bail!(
-            "{}: no such model file (board references arrive with `ferry push`/`pull`)",
-            args.model
-        );
+    if path.exists() {
+        return read_file(path, &args.model);
     }
-    let file = File::open(path).with_context(|| args.model.clone())?;
-    let len = file.metadata().with_context(|| args.model.clone())?.len();
+    if !PinRef::looks_like_ref(&args.model) {
+        bail!("{}: no such model file", args.model);
+    }
+    let board = board::open(&args.board)?;
+    board::block_on(async {
+        let pin = PinRef::parse(&args.model)?;
+        let version = board.resolve(&pin).await.map_err(|e| match e {
+            RegistryError::NoSuchPin { board, name } => anyhow::anyhow!(
+                "{name}: no such model file, and no pin named {name:?} on board {board}"
+            ),
+            other => other.into(),
+        })?;
+        let file = model_file(&version)?;
+        let bytes = board.read_file(&version, &file, MAX_MODEL_BYTES).await?;
+        anyhow::Ok(bytes)
+    })
+    .with_context(|| args.model.clone())
+}
+
+/// Which file of a version is the model: the one ferry recorded at push, else the
+/// only file.
+fn model_file(version: &VersionInfo) -> Result<String> {
+    let recorded = version.meta.ferry().ok().flatten().and_then(|f| {
+        f.model?
+            .get("file")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    });
+    if let Some(file) = recorded {
+        return Ok(file);
+    }
+    match version.meta.files().as_slice() {
+        [one] => Ok(one.clone()),
+        many => bail!(
+            "{}@{} holds {} files ({}) and none was recorded as a model when it was pushed",
+            version.name,
+            version.version,
+            many.len(),
+            many.join(", ")
+        ),
+    }
+}
+
+fn read_file(path: &Path, label: &str) -> Result<Vec<u8>> {
+    let file = File::open(path).with_context(|| label.to_string())?;
+    let len = file.metadata().with_context(|| label.to_string())?.len();
     if len > MAX_MODEL_BYTES {
-        bail!(
-            "{}: the file is {len} bytes, more than the {MAX_MODEL_BYTES}-byte limit for a model",
-            args.model
-        );
+        bail!("{label}: the file is {len} bytes, more than the {MAX_MODEL_BYTES}-byte limit for a model");
     }
     let mut bytes = Vec::with_capacity(len as usize);
     file.take(MAX_MODEL_BYTES)
         .read_to_end(&mut bytes)
-        .with_context(|| args.model.clone())?;
+        .with_context(|| label.to_string())?;
     Ok(bytes)
 }

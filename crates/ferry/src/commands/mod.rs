@@ -1,9 +1,26 @@
-//! One file per command.
+//! One file per command; `board.rs` holds what the board commands share.
 
+mod alias;
+pub mod board;
+mod delete;
 mod inspect;
+mod list;
 mod predict;
+mod prune;
+mod pull;
+mod push;
+mod show;
 mod sql;
+mod versions;
 
+pub use alias::alias;
+pub use delete::delete;
 pub use inspect::inspect;
+pub use list::list;
 pub use predict::predict;
+pub use prune::prune;
+pub use pull::pull;
+pub use push::push;
+pub use show::show;
 pub use sql::sql;
+pub use versions::versions;
