@@ -196,6 +196,42 @@ impl Board {
                 report.versions.push(format!("{name}/{folder}"));
             }
         }
+        // Claims whose version never got its data.txt and whose upload is gone (a push
+        // that died between claiming a name and moving its files).
+        for name in self.folders(&self.layout.claims_root()).await? {
+            for claim in self
+                .objects(&self.layout.claims_root().join(name.as_str()))
+                .await?
+            {
+                let Some(version) = claim
+                    .location
+                    .filename()
+                    .and_then(|f| f.strip_suffix(".json"))
+                else {
+                    continue;
+                };
+                if self
+                    .store
+                    .head(&self.layout.data_txt(&name, version))
+                    .await
+                    .is_ok()
+                {
+                    continue;
+                }
+                let upload = self.read_claim(&claim.location).await?.map(|c| c.upload);
+                let running = match &upload {
+                    Some(upload) => live.contains(upload),
+                    None => now - claim.last_modified < grace,
+                };
+                if running {
+                    continue;
+                }
+                if !dry_run {
+                    let _ = self.store.delete(&claim.location).await;
+                    report.objects += 1;
+                }
+            }
+        }
         Ok(report)
     }
 

@@ -170,6 +170,9 @@ impl Board {
                     self.verify_one(version, name, digest)?;
                 }
             }
+            // pins-r hashes several files with an R-only hash (32 hex digits, of R's
+            // serialisation of the file hashes): only the sizes can be checked then.
+            None if names.len() > 1 && version.meta.pin_hash.len() != 16 => {}
             None => {
                 let xxh: Vec<&str> = digests.iter().map(|d| d.xxh64.as_str()).collect();
                 let actual = pin_hash(&xxh);
