@@ -35,9 +35,12 @@ from bench import cpu_model, git_revision  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed(fn, reps: int) -> float:
+def timed(fn, reps: int, setup=None) -> float:
+    """Median seconds of `fn`; `setup` (cleanup of the last run) is not timed."""
     times = []
     for _ in range(reps):
+        if setup:
+            setup()
         subprocess.run(["sync"], check=True)
         start = time.perf_counter()
         fn()
@@ -53,6 +56,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mb", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--s3-reps", type=int, default=1,
+                    help="S3 runs per tool (SeaweedFS keeps deleted data until it vacuums: disk use grows ~2 GB per run)")
     ap.add_argument("--ferry", default=str(ROOT / "target/release/ferry"))
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     args = ap.parse_args()
@@ -78,23 +83,29 @@ def main() -> int:
         shutil.rmtree(board, ignore_errors=True)
         board.mkdir()
 
-    def cp():
+    def fresh_out():
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
+
+    def cp():
         subprocess.run(["cp", str(src), str(out / "copy.bin")], check=True)
 
+    def cp_and_sha256sum():
+        # What a careful copy costs without ferry: copy, then checksum the copy.
+        subprocess.run(["cp", str(src), str(out / "copy.bin")], check=True)
+        subprocess.run(["sha256sum", str(out / "copy.bin")], check=True, stdout=subprocess.DEVNULL)
+
     def push_local():
-        fresh_board()
         ferry(binary, "push", str(src), "--name", "big", "--board", str(board))
 
     def pull_local():
-        shutil.rmtree(out, ignore_errors=True)
         ferry(binary, "pull", "big", "--board", str(board), "--output", str(out))
 
-    rows.append(("folder", "copy in", "cp", timed(cp, args.reps)))
-    rows.append(("folder", "copy in", "ferry push", timed(push_local, args.reps)))
-    rows.append(("folder", "copy out", "cp", timed(cp, args.reps)))
-    rows.append(("folder", "copy out", "ferry pull", timed(pull_local, args.reps)))
+    rows.append(("folder", "copy in", "cp", timed(cp, args.reps, fresh_out)))
+    rows.append(("folder", "copy in", "cp + sha256sum", timed(cp_and_sha256sum, args.reps, fresh_out)))
+    rows.append(("folder", "copy in", "ferry push", timed(push_local, args.reps, fresh_board)))
+    rows.append(("folder", "copy out", "cp", timed(cp, args.reps, fresh_out)))
+    rows.append(("folder", "copy out", "ferry pull", timed(pull_local, args.reps, fresh_out)))
     shutil.rmtree(board, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
 
@@ -118,7 +129,6 @@ def main() -> int:
             ferry(binary, "push", str(src), "--name", "big", "--board", state["board"])
 
         def pull_s3():
-            shutil.rmtree(out, ignore_errors=True)
             ferry(binary, "pull", "big", "--board", state["board"], "--output", str(out))
 
         def boto_up():
@@ -126,8 +136,6 @@ def main() -> int:
             s3.upload_file(str(src), bucket, state["key"])
 
         def boto_down():
-            shutil.rmtree(out, ignore_errors=True)
-            out.mkdir()
             s3.download_file(bucket, state["key"], str(out / "copy.bin"))
 
         def pins_up():
@@ -151,7 +159,10 @@ def main() -> int:
             ("download", "pins pin_download", pins_down),
         ]:
             # Downloads reuse the last upload's object; uploads write new ones.
-            rows.append(("s3", op, tool, timed(fn, args.reps)))
+            try:
+                rows.append(("s3", op, tool, timed(fn, args.s3_reps, fresh_out)))
+            except Exception as e:  # noqa: BLE001 - report the failure, keep the other rows
+                print(f"{tool} failed: {e!r}", file=sys.stderr)
     else:
         print("no S3 server (FERRY_TEST_S3_BOARD unset): S3 rows skipped", file=sys.stderr)
 
@@ -159,7 +170,8 @@ def main() -> int:
     mb = size / 1e6
     base = {(b, op): t for b, op, tool, t in rows if tool in ("cp", "boto3 upload_file", "boto3 download_file")}
     lines = [
-        f"board transfer, {mb:.0f} MB file, median of {args.reps}; ferry {git_revision()}; {cpu_model()}",
+        f"board transfer, {mb:.0f} MB file, median of {args.reps} (folder) / {args.s3_reps} (S3) runs; "
+        f"ferry {git_revision()}; {cpu_model()}",
         "",
         "| backend | operation | tool | seconds | MB/s | vs baseline |",
         "|---|---|---|---:|---:|---:|",

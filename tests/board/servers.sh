@@ -94,12 +94,19 @@ create_container() {
 }
 
 stop() {
+  local pids=()
   for name in weed azurite; do
     if [ -f "$run/$name.pid" ]; then
-      kill "$(cat "$run/$name.pid")" 2>/dev/null || true
+      pids+=("$(cat "$run/$name.pid")")
       rm -f "$run/$name.pid"
     fi
   done
+  [ ${#pids[@]} -gt 0 ] || return 0
+  kill "${pids[@]}" 2>/dev/null || true
+  # Wait for them to exit (SeaweedFS takes a few seconds), so their ports are free.
+  local deadline=$((SECONDS + 30))
+  while kill -0 "${pids[@]}" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+  kill -9 "${pids[@]}" 2>/dev/null || true
 }
 
 case "${1:-}" in
