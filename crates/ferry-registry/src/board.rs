@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
@@ -209,10 +209,12 @@ impl Board {
                 }
             }
         }
-        let mut infos = Vec::with_capacity(complete.len());
-        for version in complete {
-            infos.push(self.info(name, version).await?);
-        }
+        // data.txt reads in parallel: on an object store each is a round trip.
+        let mut infos: Vec<VersionInfo> = futures::stream::iter(complete)
+            .map(|version| self.info(name, version))
+            .buffer_unordered(16)
+            .try_collect()
+            .await?;
         // pins (Python and R) order versions by name, so "latest" is the greatest
         // name; ferry agrees with them. Pushes keep names in time order by never
         // reusing an earlier second (see `push`).

@@ -32,7 +32,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::board::Board;
 use crate::copy::copy_hashing;
-use crate::hash::{pin_hash, Digests, Hasher};
+use crate::hash::{pin_hash, Digests};
 use crate::layout::check_file_name;
 use crate::location::Kind;
 use crate::meta::{FerryMeta, FileMeta, OneOrMany, PinMeta};
@@ -327,7 +327,7 @@ impl Board {
         for (file, expected) in request.files.iter().zip(digests) {
             let key = self.layout.file(&request.name, version, &file.name);
             match self.upload(&file.path, &key, progress).await {
-                Ok((digest, _)) if digest != *expected => {
+                Ok((recheck, _)) if !recheck.matches(expected) => {
                     result = Err(RegistryError::Refused(format!(
                         "{}: the file changed while it was being pushed",
                         file.path.display()
@@ -426,22 +426,24 @@ impl Board {
     }
 
     /// Streams one file to `key` in parts (at most `MAX_PARTS_IN_FLIGHT` at once),
-    /// hashing it again on the way. A file smaller than one part comes back whole, to
-    /// be put after the big ones; a multipart upload comes back uncompleted.
+    /// with its size and xxhash64 taken again on the way (enough to see that the file
+    /// changed since it was hashed; sha256 again would take CPU from the upload). A file
+    /// smaller than one part comes back whole, to be put after the big ones; a
+    /// multipart upload comes back uncompleted.
     async fn upload(
         &self,
         path: &std::path::Path,
         key: &Path,
         progress: &dyn Progress,
-    ) -> Result<(Digests, Pending)> {
+    ) -> Result<(Recheck, Pending)> {
         let io = |e| RegistryError::io(path, e);
         let mut file = tokio::fs::File::open(path).await.map_err(io)?;
-        let mut hasher = Hasher::new();
+        let mut recheck = Recheck::default();
         let mut chunk = read_chunk(&mut file).await.map_err(io)?;
-        hasher.update(&chunk);
+        recheck.update(&chunk);
         progress.advance(chunk.len() as u64);
         if chunk.len() < CHUNK {
-            return Ok((hasher.finish(), Pending::Small(chunk.freeze())));
+            return Ok((recheck, Pending::Small(chunk.freeze())));
         }
         let mut upload = self
             .store
@@ -461,7 +463,7 @@ impl Board {
                 if chunk.is_empty() {
                     break;
                 }
-                hasher.update(&chunk);
+                recheck.update(&chunk);
                 progress.advance(chunk.len() as u64);
             }
             while !parts.is_empty() {
@@ -477,7 +479,7 @@ impl Board {
             let _ = upload.abort().await;
             return Err(e);
         }
-        Ok((hasher.finish(), Pending::Multipart(upload)))
+        Ok((recheck, Pending::Multipart(upload)))
     }
 
     /// Claims a version name for this upload, moving `created` on by a second while
@@ -597,6 +599,32 @@ impl Board {
             }
         }
         Ok(count)
+    }
+}
+
+/// Size and xxhash64 of a file as it is uploaded.
+struct Recheck {
+    xxh64: crate::hash::Xxh64,
+    size: u64,
+}
+
+impl Default for Recheck {
+    fn default() -> Recheck {
+        Recheck {
+            xxh64: crate::hash::Xxh64::new(0),
+            size: 0,
+        }
+    }
+}
+
+impl Recheck {
+    fn update(&mut self, bytes: &[u8]) {
+        self.xxh64.update(bytes);
+        self.size += bytes.len() as u64;
+    }
+
+    fn matches(&self, digests: &Digests) -> bool {
+        self.size == digests.size && format!("{:016x}", self.xxh64.digest()) == digests.xxh64
     }
 }
 
