@@ -34,27 +34,33 @@ pub struct OrphanReport {
 impl Board {
     /// Deletes one version: `data.txt` first (from then on the version does not exist),
     /// then its files and its claim. Refused while an alias points to it, unless
-    /// `force`.
+    /// `force`: then each such alias gets a removal entry in its history.
     pub async fn delete_version(&self, version: &VersionInfo, force: bool) -> Result<()> {
         let name = &version.name;
         let v = &version.version.name;
-        if !force {
-            let pointing: Vec<String> = self
-                .aliases(name)
-                .await?
-                .into_iter()
-                .filter(|(_, target)| target == v)
-                .map(|(alias, _)| alias)
-                .collect();
-            if !pointing.is_empty() {
-                return Err(RegistryError::Refused(format!(
-                    "{name}@{v} is what {} point{} to: move {} first, or pass --force",
-                    pointing.join(", "),
-                    if pointing.len() == 1 { "s" } else { "" },
-                    if pointing.len() == 1 { "it" } else { "them" },
-                )));
-            }
+        let pointing: Vec<String> = self
+            .aliases(name)
+            .await?
+            .into_iter()
+            .filter(|(_, target)| target == v)
+            .map(|(alias, _)| alias)
+            .collect();
+        if !force && !pointing.is_empty() {
+            return Err(RegistryError::Refused(format!(
+                "{name}@{v} is what {} point{} to: move {} first, or pass --force",
+                pointing.join(", "),
+                if pointing.len() == 1 { "s" } else { "" },
+                if pointing.len() == 1 { "it" } else { "them" },
+            )));
         }
+        self.remove_version(name, v).await?;
+        for alias in pointing {
+            self.set_alias(name, &alias, None).await?;
+        }
+        Ok(())
+    }
+
+    async fn remove_version(&self, name: &str, v: &str) -> Result<()> {
         let data_txt = self.layout.data_txt(name, v);
         self.store
             .delete(&data_txt)
@@ -78,7 +84,7 @@ impl Board {
             });
         }
         for version in &versions {
-            self.delete_version(version, true).await?;
+            self.remove_version(name, &version.version.name).await?;
         }
         self.remove_prefix(&self.layout.pin(name)).await?;
         self.remove_prefix(&self.layout.aliases(name)).await?;

@@ -363,6 +363,23 @@ fn aliases_move_and_keep_history() {
         let err = fails(b, &["delete", &format!("m@{v2}")]);
         assert!(err.contains("prod") && err.contains("--force"), "{err}");
         ok(b, &["alias", "m", "staging", "--remove"]);
+        // --force deletes it anyway and records the alias's removal.
+        let v3 = ok(
+            b,
+            &[
+                "push",
+                write(work.path(), "m.txt", b"three").to_str().unwrap(),
+                "--name",
+                "m",
+                "--alias",
+                "canary",
+            ],
+        );
+        ok(b, &["delete", v3.trim(), "--force"]);
+        let history = json(b, &["alias", "m", "canary", "--history", "--json"]);
+        let last = history.as_array().unwrap().last().unwrap().clone();
+        assert!(last["version"].is_null(), "{history}");
+        assert!(json(b, &["alias", "m", "--json"]).get("canary").is_none());
         assert!(json(b, &["alias", "m", "--json"]).get("staging").is_none());
         let err = fails(b, &["alias", "m", "prod", "20200101T000000Z-00000"]);
         assert!(err.contains("no version"), "{err}");
