@@ -77,12 +77,16 @@ impl Board {
         op: &'static str,
         key: &Path,
     ) -> impl FnOnce(object_store::Error) -> RegistryError + '_ {
-        let path = self.layout.relative(key);
-        move |source| RegistryError::Store {
+        let path = match self.layout.relative(key) {
+            root if root.is_empty() => "(board root)".to_string(),
+            path => path,
+        };
+        move |error| RegistryError::Store {
             board: self.location.clone(),
             op,
             path,
-            source: Box::new(source),
+            detail: crate::error::condense(&error),
+            error: Box::new(error),
         }
     }
 

@@ -58,14 +58,17 @@ pub enum RegistryError {
         source: std::io::Error,
     },
 
-    #[error("board {board}: {op} {path}: {source}")]
+    /// The object store's error, condensed to what a user acts on (the S3/Azure error
+    /// code and message, or the connection failure); the full error stays available
+    /// through `store_error()`.
+    #[error("board {board}: {op} {path}: {detail}")]
     Store {
         board: String,
         op: &'static str,
         path: String,
+        detail: String,
         /// Boxed: object_store's error is large, and this type is returned everywhere.
-        #[source]
-        source: Box<object_store::Error>,
+        error: Box<object_store::Error>,
     },
 
     #[error("{0}")]
@@ -79,4 +82,49 @@ impl RegistryError {
             source,
         }
     }
+}
+
+/// One line from an object-store error: object_store nests the same text several times
+/// and keeps a server's whole XML error body; users need the code and the message.
+pub(crate) fn condense(error: &object_store::Error) -> String {
+    let top = error.to_string();
+    let mut deepest: &dyn std::error::Error = error;
+    while let Some(next) = deepest.source() {
+        deepest = next;
+    }
+    let text = deepest.to_string();
+    let between = |open: &str, close: &str| -> Option<String> {
+        let start = text.find(open)? + open.len();
+        let end = text[start..].find(close)? + start;
+        Some(text[start..end].trim().to_string())
+    };
+    if let (Some(code), Some(message)) = (
+        between("<Code>", "</Code>"),
+        between("<Message>", "</Message>"),
+    ) {
+        let message = message.lines().next().unwrap_or_default();
+        return format!("{code}: {message}");
+    }
+    if let object_store::Error::NotFound { .. } = error {
+        return "not found".into();
+    }
+    // A connection failure: say where to, and how hard it was tried.
+    let url = top
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| {
+            format!(
+                " ({}://{}{})",
+                u.scheme(),
+                u.host_str().unwrap_or(""),
+                u.port().map(|p| format!(":{p}")).unwrap_or_default()
+            )
+        });
+    let retries = top
+        .split(", ")
+        .find(|part| part.starts_with("after ") && part.ends_with(" retries"))
+        .map(|part| format!(", {part}"))
+        .unwrap_or_default();
+    format!("{text}{}{retries}", url.unwrap_or_default())
 }

@@ -812,3 +812,28 @@ fn large_files_stream_in_bounded_memory() {
     assert!(push_peak < limit, "push peak {push_peak} bytes");
     assert!(pull_peak < limit, "pull peak {pull_peak} bytes");
 }
+
+#[test]
+fn object_store_errors_read_as_one_line() {
+    // Needs the servers; on a plain `cargo test` there is nothing to check here.
+    if let Ok(base) = std::env::var("FERRY_TEST_S3_BOARD") {
+        let err = fails("s3://no-such-bucket/x", &["list"]);
+        assert!(err.contains("NoSuchBucket"), "{err}");
+        assert!(!err.contains("<?xml"), "{err}");
+        let out = Command::new(BIN)
+            .args(["list", "--board", &base])
+            .env("AWS_SECRET_ACCESS_KEY", "wrong")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr.contains("SignatureDoesNotMatch") && stderr.lines().count() == 1,
+            "{stderr}"
+        );
+    }
+    if std::env::var("FERRY_TEST_AZ_BOARD").is_ok() {
+        let err = fails("az://no-such-container/x", &["list"]);
+        assert!(err.contains("ContainerNotFound"), "{err}");
+    }
+}
