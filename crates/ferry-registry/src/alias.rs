@@ -117,7 +117,7 @@ impl Board {
                 version: version.map(str::to_string),
                 previous,
                 by: Board::identity(),
-                at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                at: crate::push::now_rfc3339(),
             };
             let key = self.layout.alias_entry(name, alias, seq);
             let body = serde_json::to_vec_pretty(&entry).expect("entry serialises");

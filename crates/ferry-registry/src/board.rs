@@ -185,7 +185,7 @@ impl Board {
             if check_name("pin", &folder).is_err() {
                 continue;
             }
-            if !self.versions(&folder).await?.is_empty() {
+            if !self.version_names(&folder).await?.is_empty() {
                 names.push(folder);
             }
         }
@@ -193,10 +193,46 @@ impl Board {
         Ok(names)
     }
 
-    /// The complete versions of `name`, oldest first. Version folders without
-    /// `data.txt` (an upload in progress, a crashed one, another tool's debris) are
-    /// not versions.
+    /// The complete versions of `name`, oldest first, with their metadata.
     pub async fn versions(&self, name: &str) -> Result<Vec<VersionInfo>> {
+        let complete = self.version_names(name).await?;
+        // data.txt reads in parallel: on an object store each is a round trip.
+        let mut infos: Vec<VersionInfo> = futures::stream::iter(complete)
+            .map(|version| self.info(name, version))
+            .buffer_unordered(16)
+            .try_collect()
+            .await?;
+        infos.sort_by(|a, b| a.version.name.cmp(&b.version.name));
+        Ok(infos)
+    }
+
+    /// Like [`Board::versions`], but a pin without versions is an error.
+    pub async fn existing_versions(&self, name: &str) -> Result<Vec<VersionInfo>> {
+        let versions = self.versions(name).await?;
+        if versions.is_empty() {
+            return Err(RegistryError::NoSuchPin {
+                board: self.location.clone(),
+                name: name.into(),
+            });
+        }
+        Ok(versions)
+    }
+
+    /// The latest complete version of `name`, if any: one listing and one data.txt
+    /// read, whatever the number of versions.
+    pub async fn latest(&self, name: &str) -> Result<Option<VersionInfo>> {
+        match self.version_names(name).await?.pop() {
+            Some(version) => Ok(Some(self.info(name, version).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The names of the complete versions of `name`, oldest first, from one listing.
+    /// Version folders without `data.txt` (an upload in progress, a crashed one,
+    /// another tool's debris) are not versions. pins (Python and R) order versions by
+    /// name, so "latest" is the greatest name; ferry agrees with them. Pushes keep
+    /// names in time order by never reusing an earlier second (see `push`).
+    async fn version_names(&self, name: &str) -> Result<Vec<Version>> {
         check_name("pin", name)?;
         let pin = self.layout.pin(name);
         let mut complete = Vec::new();
@@ -213,17 +249,8 @@ impl Board {
                 }
             }
         }
-        // data.txt reads in parallel: on an object store each is a round trip.
-        let mut infos: Vec<VersionInfo> = futures::stream::iter(complete)
-            .map(|version| self.info(name, version))
-            .buffer_unordered(16)
-            .try_collect()
-            .await?;
-        // pins (Python and R) order versions by name, so "latest" is the greatest
-        // name; ferry agrees with them. Pushes keep names in time order by never
-        // reusing an earlier second (see `push`).
-        infos.sort_by(|a, b| a.version.name.cmp(&b.version.name));
-        Ok(infos)
+        complete.sort();
+        Ok(complete)
     }
 
     async fn info(&self, name: &str, version: Version) -> Result<VersionInfo> {
@@ -260,16 +287,13 @@ impl Board {
     pub async fn resolve(&self, pin: &PinRef) -> Result<VersionInfo> {
         let name = &pin.name;
         match &pin.selector {
-            Selector::Latest => {
-                let versions = self.versions(name).await?;
-                versions
-                    .into_iter()
-                    .last()
-                    .ok_or_else(|| RegistryError::NoSuchPin {
-                        board: self.location.clone(),
-                        name: name.clone(),
-                    })
-            }
+            Selector::Latest => self
+                .latest(name)
+                .await?
+                .ok_or_else(|| RegistryError::NoSuchPin {
+                    board: self.location.clone(),
+                    name: name.clone(),
+                }),
             Selector::Version(v) => {
                 let version = Version::parse(v).expect("PinRef checked the version");
                 self.info(name, version).await
@@ -319,6 +343,28 @@ impl Board {
     #[doc(hidden)]
     pub fn raw_file(&self, name: &str, version: &str, file: &str) -> (Arc<dyn ObjectStore>, Path) {
         (self.store.clone(), self.layout.file(name, version, file))
+    }
+
+    /// Deletes every object under `prefix` (on a folder, the folder itself too: object
+    /// stores have no empty folders, a file system keeps them).
+    pub(crate) async fn remove_prefix(&self, prefix: &Path) -> Result<usize> {
+        let objects = self.objects(prefix).await?;
+        let count = objects.len();
+        for object in objects {
+            match self.store.delete(&object.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.store_error("delete", &object.location)(e)),
+            }
+        }
+        if let Kind::Folder(root) = &self.kind {
+            let folder = root.join(self.layout.relative(prefix));
+            match std::fs::remove_dir_all(&folder) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(RegistryError::io(folder, e)),
+            }
+        }
+        Ok(count)
     }
 
     /// Writes ferry's own pin (`_ferry`) the first time ferry writes to a board, so
@@ -374,7 +420,11 @@ impl Board {
             .or_else(|_| std::env::var("LOGNAME"))
             .or_else(|_| std::env::var("USERNAME"))
             .unwrap_or_else(|_| "unknown".into());
-        let host = gethostname::gethostname().to_string_lossy().into_owned();
-        format!("{user}@{host}")
+        format!("{user}@{}", Board::host())
+    }
+
+    /// This machine's name (uploads' leases; telling live uploads from dead ones).
+    pub(crate) fn host() -> String {
+        gethostname::gethostname().to_string_lossy().into_owned()
     }
 }

@@ -44,11 +44,7 @@ impl Hasher {
     }
 
     pub fn finish(self) -> Digests {
-        Digests {
-            sha256: hex(&self.sha256.finalize()),
-            xxh64: format!("{:016x}", self.xxh64.digest()),
-            size: self.size,
-        }
+        Hasher::from_parts(self.sha256, &self.xxh64, self.size)
     }
 }
 

@@ -43,10 +43,7 @@ pub fn default_board() -> Option<PathBuf> {
 }
 
 pub fn open(location: &str, create: bool) -> Result<Opened> {
-    let board_error = |reason: String| RegistryError::Board {
-        board: location.to_string(),
-        reason,
-    };
+    let board_error = |reason: String| board_error(location, reason);
     let (scheme, rest) = match location.split_once("://") {
         Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
         None => ("file".to_string(), location),
@@ -76,10 +73,7 @@ pub fn open(location: &str, create: bool) -> Result<Opened> {
 }
 
 fn open_folder(location: &str, path: &FsPath, create: bool) -> Result<Opened> {
-    let board_error = |reason: String| RegistryError::Board {
-        board: location.to_string(),
-        reason,
-    };
+    let board_error = |reason: String| board_error(location, reason);
     if create && !path.exists() {
         std::fs::create_dir_all(path).map_err(|e| RegistryError::io(path, e))?;
     }
@@ -120,10 +114,7 @@ fn cloud(location: &str, scheme: &str, rest: &str) -> Result<Opened> {
     use object_store::azure::MicrosoftAzureBuilder;
     use object_store::gcp::GoogleCloudStorageBuilder;
 
-    let board_error = |reason: String| RegistryError::Board {
-        board: location.to_string(),
-        reason,
-    };
+    let board_error = |reason: String| board_error(location, reason);
     let bucket = rest.split('/').next().unwrap_or("");
     if bucket.is_empty() {
         return Err(board_error("no bucket or container in the URL".into()));
@@ -162,6 +153,13 @@ fn cloud(location: &str, _scheme: &str, _rest: &str) -> Result<Opened> {
         board: location.to_string(),
         reason: "this ferry was built without cloud storage (feature `cloud`)".into(),
     })
+}
+
+fn board_error(location: &str, reason: String) -> RegistryError {
+    RegistryError::Board {
+        board: location.to_string(),
+        reason,
+    }
 }
 
 #[cfg(test)]

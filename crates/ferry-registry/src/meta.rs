@@ -141,6 +141,13 @@ impl PinMeta {
         self.file.to_vec()
     }
 
+    /// The bytes of all files, from `file_size` (0 when the pin does not say).
+    pub fn total_size(&self) -> u64 {
+        self.file_size
+            .as_ref()
+            .map_or(0, |s| s.to_vec().iter().sum())
+    }
+
     /// ferry's section, when ferry wrote this version.
     pub fn ferry(&self) -> Result<Option<FerryMeta>, String> {
         match self.user.get("ferry") {

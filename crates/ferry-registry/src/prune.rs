@@ -76,13 +76,7 @@ impl Board {
 
     /// Deletes a pin: every version (each `data.txt` first), its aliases and claims.
     pub async fn delete_pin(&self, name: &str) -> Result<usize> {
-        let versions = self.versions(name).await?;
-        if versions.is_empty() {
-            return Err(RegistryError::NoSuchPin {
-                board: self.location().into(),
-                name: name.into(),
-            });
-        }
+        let versions = self.existing_versions(name).await?;
         for version in &versions {
             self.remove_version(name, &version.version.name).await?;
         }
@@ -100,13 +94,7 @@ impl Board {
         rule: &PruneRule,
         now: DateTime<Utc>,
     ) -> Result<Vec<VersionInfo>> {
-        let versions = self.versions(name).await?;
-        if versions.is_empty() {
-            return Err(RegistryError::NoSuchPin {
-                board: self.location().into(),
-                name: name.into(),
-            });
-        }
+        let versions = self.existing_versions(name).await?;
         let aliased: Vec<String> = self.aliases(name).await?.into_values().collect();
         let n = versions.len();
         Ok(versions
@@ -132,7 +120,7 @@ impl Board {
     pub async fn prune_orphans(&self, grace: Duration, dry_run: bool) -> Result<OrphanReport> {
         let mut report = OrphanReport::default();
         let now = Utc::now();
-        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        let host = Board::host();
         let mut live = Vec::new();
         for id in self.uploads().await? {
             let lease_key = self.layout.lease(&id);

@@ -50,13 +50,7 @@ impl Board {
             .tempdir_in(dir)
             .map_err(|e| RegistryError::io(dir, e))?;
 
-        let total = version
-            .meta
-            .file_size
-            .as_ref()
-            .map(|s| s.to_vec().iter().sum())
-            .unwrap_or(0);
-        progress.start(total);
+        progress.start(version.meta.total_size());
         let mut digests = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
             let target = temp.path().join(format!("{i}"));

@@ -149,7 +149,7 @@ impl Board {
         let lease = Lease {
             id: id.clone(),
             name: request.name.clone(),
-            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            host: Board::host(),
             pid: std::process::id(),
             by: Board::identity(),
             started: now_rfc3339(),
@@ -206,11 +206,7 @@ impl Board {
         let hash = pin_hash(&xxh);
         let names: Vec<String> = request.files.iter().map(|f| f.name.clone()).collect();
 
-        let latest = self
-            .versions(&request.name)
-            .await
-            .map_err(|e| (e, None))?
-            .pop();
+        let latest = self.latest(&request.name).await.map_err(|e| (e, None))?;
         if let Some(latest) = &latest {
             if !request.force && same_content(&latest.meta, &names, &sha256, &hash) {
                 return Ok(PushOutcome {
@@ -250,7 +246,7 @@ impl Board {
         let ferry = FerryMeta {
             format: 1,
             ferry_version: env!("CARGO_PKG_VERSION").to_string(),
-            created_at: created.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            created_at: rfc3339(created),
             by: Board::identity(),
             source: request.source.clone(),
             tags: request.tags.clone(),
@@ -578,28 +574,6 @@ impl Board {
             Err(e) => Err(self.store_error("delete", &claim)(e)),
         }
     }
-
-    /// Deletes every object under `prefix` (on a folder, the folder itself too: object
-    /// stores have no empty folders, a file system keeps them).
-    pub(crate) async fn remove_prefix(&self, prefix: &Path) -> Result<usize> {
-        let objects = self.objects(prefix).await?;
-        let count = objects.len();
-        for object in objects {
-            match self.store.delete(&object.location).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(self.store_error("delete", &object.location)(e)),
-            }
-        }
-        if let Kind::Folder(root) = &self.kind {
-            let folder = root.join(self.layout.relative(prefix));
-            match std::fs::remove_dir_all(&folder) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(RegistryError::io(folder, e)),
-            }
-        }
-        Ok(count)
-    }
 }
 
 /// Size and xxhash64 of a file as it is uploaded.
@@ -681,5 +655,10 @@ async fn read_chunk(file: &mut tokio::fs::File) -> std::io::Result<BytesMut> {
 }
 
 pub(crate) fn now_rfc3339() -> String {
-    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    rfc3339(Utc::now())
+}
+
+/// Timestamps in ferry's metadata: RFC 3339, UTC, to the nanosecond.
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }

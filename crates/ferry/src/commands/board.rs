@@ -89,16 +89,6 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// Total size of a version's files.
-pub fn version_size(version: &VersionInfo) -> u64 {
-    version
-        .meta
-        .file_size
-        .as_ref()
-        .map(|s| s.to_vec().iter().sum())
-        .unwrap_or(0)
-}
-
 /// Prints rows as left-aligned columns under a header.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();

@@ -53,11 +53,7 @@ pub fn push(args: &PushArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         if outcome.created {
-            let size: u64 = request
-                .files
-                .iter()
-                .map(|f| f.path.metadata().map(|m| m.len()).unwrap_or(0))
-                .sum();
+            let size = outcome.meta.total_size();
             eprintln!(
                 "pushed {reference} ({} file{}, {}) to {}",
                 request.files.len(),

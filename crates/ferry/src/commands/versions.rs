@@ -7,14 +7,7 @@ pub fn versions(args: &VersionsArgs) -> Result<()> {
     let board = board::open(&args.board)?;
     let (versions, aliases) = board::block_on(async {
         board.check().await?;
-        let versions = board.versions(&args.name).await?;
-        if versions.is_empty() {
-            return Err(ferry_registry::RegistryError::NoSuchPin {
-                board: board.location().into(),
-                name: args.name.clone(),
-            }
-            .into());
-        }
+        let versions = board.existing_versions(&args.name).await?;
         let aliases = board.aliases(&args.name).await?;
         anyhow::Ok((versions, aliases))
     })?;
@@ -32,7 +25,7 @@ pub fn versions(args: &VersionsArgs) -> Result<()> {
                 serde_json::json!({
                     "version": v.version.name,
                     "created": v.created_at.to_rfc3339(),
-                    "size": board::version_size(v),
+                    "size": v.meta.total_size(),
                     "pin_hash": v.meta.pin_hash,
                     "aliases": aliases_of(&v.version.name),
                 })
@@ -47,7 +40,7 @@ pub fn versions(args: &VersionsArgs) -> Result<()> {
             vec![
                 v.version.name.clone(),
                 v.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                board::bytes(board::version_size(v)),
+                board::bytes(v.meta.total_size()),
                 aliases_of(&v.version.name).join(", "),
             ]
         })
