@@ -31,6 +31,9 @@ use crate::trees::Compiled;
 /// Rows handed to one parallel task.
 const CHUNK: usize = 4096;
 
+/// One chunk's share of the outputs: its index, raw scores, values and labels.
+type ChunkOut<'a> = (usize, ((&'a mut [f64], &'a mut [f64]), &'a mut [u32]));
+
 /// A model prepared for evaluation. Build once, evaluate many batches, from any thread.
 pub struct Evaluator {
     model: Model,
@@ -246,51 +249,58 @@ impl Evaluator {
         let precision = self.model.estimator.score_precision();
         let transform = self.model.transform;
 
-        raw.par_chunks_mut(CHUNK * n_outputs)
-            .zip(values.par_chunks_mut(CHUNK * n_values))
-            .zip(labels.par_chunks_mut(CHUNK))
-            .enumerate()
-            .for_each(|(chunk, ((raw, values), labels))| {
-                if preprocess {
-                    let start = chunk * CHUNK;
-                    let len = labels.len();
-                    let mut local: Vec<Cow<'_, [f64]>> = columns
-                        .iter()
-                        .map(|c| Cow::Borrowed(&c[start..start + len]))
-                        .collect();
-                    expr::derive(&self.model.derived, &mut local, len);
-                    let features: Vec<Cow<'_, [f64]>> = (0..self.model.n_features())
-                        .map(|j| Cow::Borrowed(&*local[self.model.feature_column(j)]))
-                        .collect();
-                    self.engine.raw(&features, 0, raw);
+        let score_chunk = |(chunk, ((raw, values), labels)): ChunkOut<'_>| {
+            if preprocess {
+                let start = chunk * CHUNK;
+                let len = labels.len();
+                let mut local: Vec<Cow<'_, [f64]>> = columns
+                    .iter()
+                    .map(|c| Cow::Borrowed(&c[start..start + len]))
+                    .collect();
+                expr::derive(&self.model.derived, &mut local, len);
+                let features: Vec<Cow<'_, [f64]>> = (0..self.model.n_features())
+                    .map(|j| Cow::Borrowed(&*local[self.model.feature_column(j)]))
+                    .collect();
+                self.engine.raw(&features, 0, raw);
+            } else {
+                self.engine.raw(&columns, chunk * CHUNK, raw);
+            }
+            let mut mean = vec![
+                0.0;
+                if self.averaging.is_some() {
+                    n_outputs
                 } else {
-                    self.engine.raw(&columns, chunk * CHUNK, raw);
+                    0
                 }
-                let mut mean = vec![
-                    0.0;
-                    if self.averaging.is_some() {
-                        n_outputs
-                    } else {
-                        0
-                    }
-                ];
-                for (r, (raw_row, out)) in raw
-                    .chunks(n_outputs)
-                    .zip(values.chunks_mut(n_values))
-                    .enumerate()
-                {
-                    match &self.averaging {
-                        None => finish_row(precision, transform, n_outputs, raw_row, out),
-                        Some(avg) => {
-                            average_row(precision, avg, raw_row, &mut mean);
-                            finish_row(precision, transform, n_outputs, &mean, out);
-                        }
-                    }
-                    if classification {
-                        labels[r] = argmax(out);
+            ];
+            for (r, (raw_row, out)) in raw
+                .chunks(n_outputs)
+                .zip(values.chunks_mut(n_values))
+                .enumerate()
+            {
+                match &self.averaging {
+                    None => finish_row(precision, transform, n_outputs, raw_row, out),
+                    Some(avg) => {
+                        average_row(precision, avg, raw_row, &mut mean);
+                        finish_row(precision, transform, n_outputs, &mean, out);
                     }
                 }
-            });
+                if classification {
+                    labels[r] = argmax(out);
+                }
+            }
+        };
+        // One chunk (a request to a server, a small file) is scored on this thread:
+        // handing it to the pool would cost more than scoring it.
+        if n_rows <= CHUNK {
+            score_chunk((0, ((&mut raw[..], &mut values[..]), &mut labels[..])));
+        } else {
+            raw.par_chunks_mut(CHUNK * n_outputs)
+                .zip(values.par_chunks_mut(CHUNK * n_values))
+                .zip(labels.par_chunks_mut(CHUNK))
+                .enumerate()
+                .for_each(score_chunk);
+        }
         Ok(Predictions {
             n_rows,
             raw,

@@ -35,6 +35,9 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Delete old versions by count or age, or clean up after crashed pushes.
     Prune(PruneArgs),
+    /// Serve models over HTTP: Open Inference Protocol v2 (KServe, Triton), MLflow's
+    /// scoring protocol and vetiver's API, all at once.
+    Serve(ServeArgs),
 }
 
 /// Which board: a folder, `file://`, `s3://bucket/prefix` (S3 or any S3-compatible
@@ -335,4 +338,91 @@ pub struct PruneArgs {
 
     #[command(flatten)]
     pub board: BoardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The models: a file (served under its file stem), NAME=PATH, or a board
+    /// reference NAME, NAME@VERSION or NAME@ALIAS (served under NAME). The first is
+    /// also served at the unprefixed /invocations and /predict.
+    #[arg(value_name = "MODEL", required = true)]
+    pub models: Vec<String>,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+
+    /// Address to listen on (0.0.0.0 for every interface, as in a container).
+    #[arg(long, env = "FERRY_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to listen on; 0 picks a free one (default: $FERRY_PORT, else $PORT, else 8080).
+    #[arg(long, env = "FERRY_PORT")]
+    pub port: Option<u16>,
+
+    /// How often a model served by alias or as its latest version checks the board for
+    /// a new version, which is then loaded and swapped in without dropping requests.
+    /// 0 never checks.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub poll: std::time::Duration,
+
+    /// File holding the bearer token every request must carry (except the health
+    /// checks). $FERRY_TOKEN also sets it. Without either, no token is needed.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
+
+    /// Largest request body accepted: bytes, or with a unit (16MiB, 500KB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64MiB")]
+    pub max_body: usize,
+
+    /// Longest a request may take before it is answered 503.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "60s")]
+    pub timeout: std::time::Duration,
+
+    /// Allow browser calls from this origin (CORS), e.g. https://app.example.com;
+    /// repeat for several. Off by default.
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors: Vec<String>,
+
+    /// One line per request on stderr: text, json, or off.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json", "off"])]
+    pub access_log: String,
+
+    /// Threads answering requests (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub workers: Option<u64>,
+
+    /// Use every tree, even when the file records a best iteration from early stopping.
+    #[arg(long)]
+    pub all_trees: bool,
+}
+
+/// `65536`, `64KiB`, `16MiB`, `1GB`.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number.parse().map_err(|_| {
+        format!(
+            "{text:?} is not a size: expected bytes, or a number with KiB, MiB, GiB, KB, MB or GB"
+        )
+    })?;
+    let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" | "g" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}: use KiB, MiB, GiB, KB, MB or GB"
+            ))
+        }
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }

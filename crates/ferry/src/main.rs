@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         cli::Command::Alias(args) => commands::alias(&args),
         cli::Command::Delete(args) => commands::delete(&args),
         cli::Command::Prune(args) => commands::prune(&args),
+        cli::Command::Serve(args) => commands::serve(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,11 +3,12 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use ferry_import::ImportOptions;
 use ferry_ir::{output_columns, Model, Task};
-use ferry_registry::{PinRef, RegistryError, VersionInfo};
+use ferry_registry::{Board, PinRef, RegistryError, VersionInfo};
 
 use crate::cli::ModelArgs;
 use crate::commands::board;
@@ -72,6 +73,56 @@ pub fn load_tract(args: &ModelArgs) -> Result<ferry_tract::TractModel> {
     Ok(ferry_tract::TractModel::load(&read(args)?)?)
 }
 
+/// tract's outputs as predictions: probabilities (label = first maximum) or values.
+#[cfg(feature = "tract")]
+pub fn tract_predictions(
+    tract: &ferry_tract::TractModel,
+    batch: &arrow_array::RecordBatch,
+) -> Result<ferry_eval::Predictions> {
+    let values = tract.predict(batch)?;
+    let n = tract.n_outputs();
+    let labels = (n > 1).then(|| values.chunks(n).map(ferry_eval::argmax).collect());
+    Ok(ferry_eval::Predictions {
+        n_rows: batch.num_rows(),
+        raw: values.clone(),
+        n_outputs: n,
+        values,
+        labels,
+    })
+}
+
+#[cfg(feature = "tract")]
+struct TractScorer(ferry_tract::TractModel);
+
+#[cfg(feature = "tract")]
+impl ferry_server::Scorer for TractScorer {
+    fn model(&self) -> &Model {
+        self.0.model()
+    }
+
+    fn predict(
+        &self,
+        batch: &arrow_array::RecordBatch,
+    ) -> std::result::Result<ferry_eval::Predictions, String> {
+        tract_predictions(&self.0, batch).map_err(|e| format!("{e:#}"))
+    }
+}
+
+/// What `ferry serve` scores a model file with: ferry's evaluator, or tract for an
+/// ONNX graph the IR cannot express (with the `tract` feature).
+pub fn scorer(bytes: &[u8], options: &ImportOptions) -> Result<Arc<dyn ferry_server::Scorer>> {
+    match ferry_import::import(bytes, options) {
+        Ok(model) => Ok(Arc::new(ferry_eval::Evaluator::new(&model)?)),
+        #[cfg(feature = "tract")]
+        Err(error @ ferry_import::ImportError::Unsupported { format: "onnx", .. }) => {
+            let tract = ferry_tract::TractModel::load(bytes)
+                .with_context(|| format!("{error}; running it through tract failed too"))?;
+            Ok(Arc::new(TractScorer(tract)))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// The model's bytes: the file, or when no such file exists, the model file of a board
 /// reference (`churn`, `churn@prod`), verified against its checksum.
 fn read(args: &ModelArgs) -> Result<Vec<u8>> {
@@ -85,17 +136,24 @@ fn read(args: &ModelArgs) -> Result<Vec<u8>> {
     let board = board::open(&args.board)?;
     board::block_on(async {
         let pin = PinRef::parse(&args.model)?;
-        let version = board.resolve(&pin).await.map_err(|e| match e {
-            RegistryError::NoSuchPin { board, name } => anyhow::anyhow!(
-                "{name}: no such model file, and no pin named {name:?} on board {board}"
-            ),
-            other => other.into(),
-        })?;
-        let file = model_file(&version)?;
-        let bytes = board.read_file(&version, &file, MAX_MODEL_BYTES).await?;
+        let (_, bytes) = read_ref(&board, &pin).await?;
         anyhow::Ok(bytes)
     })
     .with_context(|| args.model.clone())
+}
+
+/// The version `pin` points to and its model file's bytes, verified against the
+/// checksum recorded at push.
+pub async fn read_ref(board: &Board, pin: &PinRef) -> Result<(VersionInfo, Vec<u8>)> {
+    let version = board.resolve(pin).await.map_err(|e| match e {
+        RegistryError::NoSuchPin { board, name } => anyhow::anyhow!(
+            "{name}: no such model file, and no pin named {name:?} on board {board}"
+        ),
+        other => other.into(),
+    })?;
+    let file = model_file(&version)?;
+    let bytes = board.read_file(&version, &file, MAX_MODEL_BYTES).await?;
+    Ok((version, bytes))
 }
 
 /// Which file of a version is the model: the one ferry recorded at push, else the
@@ -122,7 +180,7 @@ fn model_file(version: &VersionInfo) -> Result<String> {
     }
 }
 
-fn read_file(path: &Path, label: &str) -> Result<Vec<u8>> {
+pub fn read_file(path: &Path, label: &str) -> Result<Vec<u8>> {
     let file = File::open(path).with_context(|| label.to_string())?;
     let len = file.metadata().with_context(|| label.to_string())?.len();
     if len > MAX_MODEL_BYTES {

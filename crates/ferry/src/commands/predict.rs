@@ -154,18 +154,7 @@ impl Scorer {
         match self {
             Scorer::Ir(evaluator) => Ok(evaluator.predict(batch)?),
             #[cfg(feature = "tract")]
-            Scorer::Tract(tract) => {
-                let values = tract.predict(batch)?;
-                let n = tract.n_outputs();
-                let labels = (n > 1).then(|| values.chunks(n).map(ferry_eval::argmax).collect());
-                Ok(ferry_eval::Predictions {
-                    n_rows: batch.num_rows(),
-                    raw: values.clone(),
-                    n_outputs: n,
-                    values,
-                    labels,
-                })
-            }
+            Scorer::Tract(tract) => model::tract_predictions(tract, batch),
         }
     }
 
