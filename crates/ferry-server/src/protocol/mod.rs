@@ -86,12 +86,70 @@ pub(crate) fn media_type(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Parses JSON, naming the line and column of a syntax error.
+///
+/// Python's `json.dumps` (MLflow's client) and rapidjson (the Triton client) write a
+/// missing float as the bare token `NaN`, and infinities as `Infinity`; those are read
+/// as null (missing) and as ±`f64::MAX`, which no split threshold exceeds.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     protocol: Protocol,
 ) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::malformed(protocol, format!("the body is not valid JSON: {e}")))
+    let error = |e: serde_json::Error| {
+        ApiError::malformed(protocol, format!("the body is not valid JSON: {e}"))
+    };
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_syntax() && (contains(bytes, b"NaN") || contains(bytes, b"Infinity")) => {
+            serde_json::from_slice(&python_tokens(bytes)).map_err(|_| error(e))
+        }
+        Err(e) => Err(error(e)),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `bytes` with `NaN`, `Infinity` and `-Infinity` outside strings replaced.
+fn python_tokens(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            out.push(b);
+            match b {
+                b'\\' if i + 1 < bytes.len() => {
+                    out.push(bytes[i + 1]);
+                    i += 1;
+                }
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        let rest = &bytes[i..];
+        if b == b'"' {
+            in_string = true;
+        } else if rest.starts_with(b"NaN") {
+            out.extend_from_slice(b"null");
+            i += 3;
+            continue;
+        } else if rest.starts_with(b"-Infinity") {
+            out.extend_from_slice(b"-1.7976931348623157e308");
+            i += 9;
+            continue;
+        } else if rest.starts_with(b"Infinity") {
+            out.extend_from_slice(b"1.7976931348623157e308");
+            i += 8;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
 }
 
 /// A JSON body already serialised, with the number of rows scored.
@@ -106,4 +164,24 @@ pub(crate) fn json_response(body: Vec<u8>, rows: usize) -> Response {
         .into_response();
     response.extensions_mut().insert(Rows(rows));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_nan_and_infinity_tokens_are_read() {
+        let value: serde_json::Value = parse_json(
+            br#"{"a": [NaN, Infinity, -Infinity, 1.5], "s": "NaN \" Infinity"}"#,
+            Protocol::Mlflow,
+        )
+        .unwrap();
+        assert_eq!(value["a"][0], serde_json::Value::Null);
+        assert_eq!(value["a"][1].as_f64(), Some(f64::MAX));
+        assert_eq!(value["a"][2].as_f64(), Some(f64::MIN));
+        assert_eq!(value["s"], "NaN \" Infinity");
+        let bad = parse_json::<serde_json::Value>(b"[NaN,", Protocol::Oip).unwrap_err();
+        assert!(bad.message.contains("not valid JSON"), "{}", bad.message);
+    }
 }
