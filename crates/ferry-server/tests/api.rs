@@ -430,6 +430,32 @@ async fn oip_binary_tensors_round_trip() {
         columns.push((output["name"].as_str().unwrap().to_string(), values));
     }
     assert!(rest.is_empty());
+
+    // A shape claiming more values than the binary data holds is refused up front.
+    let header =
+        json!({ "inputs": [{ "name": "X", "datatype": "FP64", "shape": [1_000_000_000_000_i64, 6],
+        "parameters": { "binary_data_size": 16 } }] })
+        .to_string();
+    let mut body = header.clone().into_bytes();
+    body.extend_from_slice(&[0; 16]);
+    let length = header.len().to_string();
+    let (status, bytes, _) = call(
+        &state,
+        "POST",
+        "/v2/models/penguins/infer",
+        &[("inference-header-content-length", &length)],
+        body,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let reply: Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(
+        reply["error"]
+            .as_str()
+            .unwrap()
+            .contains("the binary data 2"),
+        "{reply}"
+    );
     // The CSV reader types these float32 columns as float64, so send the same values
     // the JSON way for the reference: float32 inputs are rounded to float32 by the
     // model either way.
@@ -530,6 +556,9 @@ async fn bad_requests_get_a_4xx_json_error_naming_the_problem() {
         ("POST", "/v2/models/penguins/infer", json, json!({ "inputs": [], "outputs": [{ "name": "proba_Dragon" }] }).to_string(), 400, "error", "unknown output \"proba_Dragon\""),
         ("POST", "/v2/models/penguins/infer", json, json!({ "inputs": [{ "name": "island", "datatype": "BYTES", "shape": [1, 3], "data": ["a", "b", "c"] }] }).to_string(), 400, "error", "expected [N] or [N, 1]"),
         ("POST", "/v2/models/penguins/infer", json, json!({ "input": [] }).to_string(), 400, "error", "unknown field `input`"),
+        ("POST", "/v2/models/penguins/infer", json, json!({ "inputs": [{ "name": "island", "datatype": "BYTES", "shape": [1_000_000_000_000_000_i64], "data": ["a"] }] }).to_string(), 400, "error", "data has 1"),
+        ("POST", "/v2/models/penguins/infer", json, json!({ "inputs": [{ "name": "island", "datatype": "BYTES", "shape": [-1], "data": ["a"] }] }).to_string(), 400, "error", "negative dimension"),
+        ("POST", "/v2/models/penguins/infer", json, json!({ "inputs": [{ "name": "island", "datatype": "BYTES", "shape": [4_294_967_296_i64, 4_294_967_296_i64, 4_294_967_296_i64], "data": ["a"] }] }).to_string(), 400, "error", "too large"),
         ("POST", "/v2/models/penguins/versions/9/infer", json, json!({ "inputs": [] }).to_string(), 404, "error", "no version \"9\""),
         ("POST", "/v2/models/nope/infer", json, json!({ "inputs": [] }).to_string(), 404, "error", "no model named \"nope\""),
         ("GET", "/v2/models/penguins/infer", json, String::new(), 405, "error", "GET is not allowed"),
@@ -741,4 +770,55 @@ async fn swapping_a_model_drops_no_request() {
         total = (total.0 + seen.0, total.1 + seen.1);
     }
     assert_eq!(total.0 + total.1, 600);
+}
+
+/// A request that outlives the timeout is answered 503 in the protocol's shape; the
+/// server goes on answering.
+#[tokio::test]
+async fn slow_requests_time_out_with_a_json_error() {
+    let cars = case("cars", "lightgbm/lgb_regression_l2", "model.txt");
+    let config = Config {
+        timeout: Duration::from_nanos(1),
+        ..quiet()
+    };
+    let state = state(&[&cars], config);
+    // More rows than are scored inline: scoring moves to a blocking thread, and the
+    // request is still pending when the timer is first checked.
+    let rows: Vec<Value> = cars.rows.iter().cycle().take(20_000).cloned().collect();
+    let (status, reply) = post_json(
+        &state,
+        "/invocations",
+        &json!({ "dataframe_records": rows }),
+    )
+    .await;
+    assert_eq!(status, 503, "{reply}");
+    assert_eq!(reply["error_code"], "TEMPORARILY_UNAVAILABLE");
+    assert!(reply["message"].as_str().unwrap().contains("timeout"));
+    let (status, _, _) = call(&state, "GET", "/ping", &[], Body::empty()).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn cors_is_off_unless_an_origin_is_allowed() {
+    let cars = case("cars", "lightgbm/lgb_regression_l2", "model.txt");
+    let preflight = [
+        ("origin", "https://app.example.com"),
+        ("access-control-request-method", "POST"),
+    ];
+    let closed = state(&[&cars], quiet());
+    let (_, _, headers) = call(&closed, "OPTIONS", "/predict", &preflight, Body::empty()).await;
+    assert!(headers.get("access-control-allow-origin").is_none());
+    let open = state(
+        &[&cars],
+        Config {
+            cors: vec!["https://app.example.com".into()],
+            ..quiet()
+        },
+    );
+    let (status, _, headers) = call(&open, "OPTIONS", "/predict", &preflight, Body::empty()).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
 }

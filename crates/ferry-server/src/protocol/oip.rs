@@ -244,7 +244,7 @@ async fn run(
                 }
                 let (head, rest) = binary.split_at(size);
                 binary = rest;
-                if input.datatype == "BYTES" {
+                let elements = if input.datatype == "BYTES" {
                     Elements::Strings(split_bytes(head).ok_or_else(|| {
                         ApiError::malformed(
                             P,
@@ -256,13 +256,16 @@ async fn run(
                     })?)
                 } else {
                     Elements::Binary(head)
-                }
+                };
+                check_binary_count(input, count, &elements)?;
+                elements
             }
             None => {
                 let data = input.data.as_ref().ok_or_else(|| {
                     ApiError::malformed(P, format!("input {:?} has no data", input.name))
                 })?;
-                let mut flat = Vec::with_capacity(count);
+                // Not `count`: the shape is the client's word, the data is what came.
+                let mut flat = Vec::new();
                 flatten(data, &mut flat);
                 if flat.len() != count {
                     return Err(ApiError::schema(
@@ -379,9 +382,14 @@ fn table(
     schema: &ApiSchema,
     tensors: &[(&InputTensor, usize, Elements<'_>)],
 ) -> Result<arrow_array::RecordBatch, ApiError> {
+    // Element counts match the data that came (checked above), so this is bounded by
+    // the body's size, whatever the shapes claim.
     let rows = tensors
         .first()
-        .map_or(0, |(t, _, _)| t.shape.first().copied().unwrap_or(0)) as usize;
+        .map_or(0, |(t, count, _)| match t.shape.as_slice() {
+            [_, k] if *k > 1 => count / *k as usize,
+            _ => *count,
+        });
     let mut table = Table::new(schema, rows, P);
     if let [(tensor, _, elements)] = tensors {
         let k = schema.inputs.len();
@@ -514,6 +522,51 @@ fn push(
             column.push_str(s, Some(row))
         }
     }
+}
+
+/// Bytes per element of a fixed-width datatype in the binary encoding.
+fn width(datatype: &str) -> Option<usize> {
+    Some(match datatype {
+        "FP64" | "INT64" | "UINT64" => 8,
+        "FP32" | "INT32" | "UINT32" => 4,
+        "FP16" | "INT16" | "UINT16" => 2,
+        "INT8" | "UINT8" | "BOOL" => 1,
+        _ => return None,
+    })
+}
+
+/// A binary tensor must hold exactly the number of values its shape says.
+fn check_binary_count(
+    input: &InputTensor,
+    count: usize,
+    elements: &Elements<'_>,
+) -> Result<(), ApiError> {
+    let (sent, exact) = match elements {
+        Elements::Strings(items) => (items.len(), true),
+        Elements::Binary(bytes) => match width(&input.datatype) {
+            Some(w) => (bytes.len() / w, bytes.len() % w == 0),
+            // An unknown datatype is reported when its values are read.
+            None => return Ok(()),
+        },
+        Elements::Json(_) => return Ok(()),
+    };
+    if sent == count && exact {
+        return Ok(());
+    }
+    Err(ApiError::schema(
+        P,
+        format!(
+            "input {:?}: shape {:?} holds {count} values of {}, the binary data {}",
+            input.name,
+            input.shape,
+            input.datatype,
+            if exact {
+                format!("{sent}")
+            } else {
+                "does not divide into whole values".into()
+            }
+        ),
+    ))
 }
 
 fn numeric(datatype: &str) -> bool {
