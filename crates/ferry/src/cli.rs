@@ -362,7 +362,7 @@ pub struct ServeArgs {
     /// How often a model served by alias or as its latest version checks the board for
     /// a new version, which is then loaded and swapped in without dropping requests.
     /// 0 never checks.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "30s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_seconds, default_value = "30s")]
     pub poll: std::time::Duration,
 
     /// File holding the bearer token every request must carry (except the health
@@ -375,7 +375,7 @@ pub struct ServeArgs {
     pub max_body: usize,
 
     /// Longest a request may take before it is answered 503.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "60s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_seconds, default_value = "60s")]
     pub timeout: std::time::Duration,
 
     /// Allow browser calls from this origin (CORS), e.g. https://app.example.com;
@@ -394,6 +394,15 @@ pub struct ServeArgs {
     /// Use every tree, even when the file records a best iteration from early stopping.
     #[arg(long)]
     pub all_trees: bool,
+}
+
+/// A duration: plain seconds (`30`, `0.5`) or with units (`30s`, `500ms`, `2m`).
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    if let Ok(seconds) = text.trim().parse::<f64>() {
+        return std::time::Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("{text:?} is not a duration in seconds"));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e}"))
 }
 
 /// `65536`, `64KiB`, `16MiB`, `1GB`.
