@@ -1,5 +1,7 @@
 //! The command line: clap types only. Doc comments become `--help`.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 /// ferry takes a trained model to production: exact batch predictions today; SQL,
@@ -38,6 +40,14 @@ pub enum Command {
     /// Serve models over HTTP: Open Inference Protocol v2 (KServe, Triton), MLflow's
     /// scoring protocol and vetiver's API, all at once.
     Serve(ServeArgs),
+    /// Build a container image that serves the models: one OCI archive for `docker load`,
+    /// `podman load` or `skopeo copy`, written without a container daemon.
+    Image(ImageArgs),
+    /// Write a Dockerfile and its build context that serve the models.
+    Dockerfile(DockerfileArgs),
+    /// Print Kubernetes manifests (Deployment and Service, or a KServe
+    /// InferenceService) that run an image of the models.
+    K8s(K8sArgs),
 }
 
 /// Which board: a folder, `file://`, `s3://bucket/prefix` (S3 or any S3-compatible
@@ -434,4 +444,101 @@ fn parse_size(text: &str) -> Result<usize, String> {
     number
         .checked_mul(factor)
         .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// The models, as for `ferry serve`: files, NAME=PATH, or board references (the
+    /// version a reference points to now is built in).
+    #[arg(value_name = "MODEL", required = true)]
+    pub models: Vec<String>,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+
+    /// The image's name and tag (NAME:TAG, e.g. churn:1.0 or ghcr.io/acme/churn:1.0).
+    #[arg(long, value_name = "NAME:TAG")]
+    pub tag: String,
+
+    /// The archive to write (an OCI image layout with Docker's manifest.json, as tar).
+    #[arg(long, short, value_name = "FILE.tar")]
+    pub output: PathBuf,
+
+    /// The platform, checked against the server binary (linux/amd64 or linux/arm64).
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
+
+    /// The ferry executable to put in the image (default: this one). It must be
+    /// statically linked: `bash scripts/build-static.sh` builds one.
+    #[arg(long, value_name = "PATH")]
+    pub server: Option<PathBuf>,
+
+    /// The port the server listens on inside the container.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+
+    /// An extra image label KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+
+    /// Use every tree, even when the file records a best iteration from early stopping.
+    #[arg(long)]
+    pub all_trees: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DockerfileArgs {
+    /// The models, as for `ferry serve`.
+    #[arg(value_name = "MODEL", required = true)]
+    pub models: Vec<String>,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+
+    /// The folder to write (must not exist, or be empty).
+    #[arg(long, short, value_name = "DIR")]
+    pub output: PathBuf,
+
+    /// The ferry executable to copy into the context (default: this one; it must be
+    /// statically linked for `FROM scratch`).
+    #[arg(long, value_name = "PATH")]
+    pub server: Option<PathBuf>,
+
+    /// The port the server listens on inside the container.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct K8sArgs {
+    /// The models the image serves (their names and sizes set the manifests' name and
+    /// memory requests).
+    #[arg(value_name = "MODEL", required = true)]
+    pub models: Vec<String>,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+
+    /// The image to run (as pushed to a registry).
+    #[arg(long, value_name = "REF")]
+    pub image: String,
+
+    /// The name of the Deployment and Service (default: the first model's name).
+    #[arg(long)]
+    pub name: Option<String>,
+
+    #[arg(long, default_value_t = 2)]
+    pub replicas: u32,
+
+    /// The container port.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+
+    /// A Secret (key `token`) whose value becomes the server's bearer token.
+    #[arg(long, value_name = "SECRET")]
+    pub token_secret: Option<String>,
+
+    /// A KServe InferenceService instead of a Deployment and Service.
+    #[arg(long)]
+    pub kserve: bool,
 }

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         cli::Command::Delete(args) => commands::delete(&args),
         cli::Command::Prune(args) => commands::prune(&args),
         cli::Command::Serve(args) => commands::serve(&args),
+        cli::Command::Image(args) => commands::image(&args),
+        cli::Command::Dockerfile(args) => commands::dockerfile(&args),
+        cli::Command::K8s(args) => commands::k8s(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -192,3 +192,117 @@ pub fn read_file(path: &Path, label: &str) -> Result<Vec<u8>> {
         .with_context(|| label.to_string())?;
     Ok(bytes)
 }
+
+/// A model argument of `serve`, `image`, `dockerfile` and `k8s`.
+pub enum Spec {
+    File { name: String, path: String },
+    Board { name: String, pin: PinRef },
+}
+
+/// `PATH`, `NAME=PATH` or a board reference.
+pub fn parse_spec(text: &str) -> Result<Spec> {
+    let path = Path::new(text);
+    if path.is_file() {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok(Spec::File {
+            name: checked_name(&name, text)?,
+            path: text.to_string(),
+        });
+    }
+    if let Some((name, path)) = text.split_once('=') {
+        if !Path::new(path).is_file() {
+            bail!("{text}: no such model file {path:?}");
+        }
+        return Ok(Spec::File {
+            name: checked_name(name, text)?,
+            path: path.to_string(),
+        });
+    }
+    if !PinRef::looks_like_ref(text) {
+        bail!("{text}: no such model file");
+    }
+    let pin = PinRef::parse(text).with_context(|| text.to_string())?;
+    Ok(Spec::Board {
+        name: checked_name(&pin.name, text)?,
+        pin,
+    })
+}
+
+/// A name that is safe in a URL path segment and a metrics label.
+fn checked_name(name: &str, arg: &str) -> Result<String> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        bail!("{arg}: {name:?} cannot be a model name in a URL: use letters, digits, '-', '_' and '.' (NAME=PATH names a file)");
+    }
+    Ok(name.to_string())
+}
+
+/// A model argument's file, read (and verified, when it comes from a board).
+pub struct Resolved {
+    /// The name it is served under.
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// The file's own name (`model.onnx`).
+    pub file_name: String,
+    /// `1` for a file, else the pin version.
+    pub version: String,
+    /// The path, or `NAME@VERSION` on the board.
+    pub source: String,
+}
+
+/// Reads every model argument; board references are resolved now (an image holds the
+/// version an alias points to when it is built).
+pub fn resolve_all(args: &[String], board_args: &crate::cli::BoardArgs) -> Result<Vec<Resolved>> {
+    let specs: Vec<Spec> = args.iter().map(|a| parse_spec(a)).collect::<Result<_>>()?;
+    let mut board_handle = None;
+    let mut resolved = Vec::with_capacity(specs.len());
+    for (spec, arg) in specs.into_iter().zip(args) {
+        resolved.push(match spec {
+            Spec::File { name, path } => {
+                let bytes = read_file(Path::new(&path), &path)?;
+                let file_name = Path::new(&path)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| name.clone());
+                Resolved {
+                    name,
+                    bytes,
+                    file_name,
+                    version: "1".into(),
+                    source: path,
+                }
+            }
+            Spec::Board { name, pin } => {
+                if board_handle.is_none() {
+                    board_handle = Some(board::open(board_args)?);
+                }
+                let board = board_handle.as_ref().expect("opened above");
+                let (version, bytes) =
+                    board::block_on(read_ref(board, &pin)).with_context(|| arg.clone())?;
+                let file_name = model_file(&version)?;
+                Resolved {
+                    name,
+                    bytes,
+                    file_name,
+                    version: version.version.to_string(),
+                    source: format!("{}@{}", version.name, version.version),
+                }
+            }
+        });
+    }
+    let mut names: Vec<&str> = resolved.iter().map(|r| r.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        bail!(
+            "two models are named {:?}; name one NAME=PATH to tell them apart",
+            w[0]
+        );
+    }
+    Ok(resolved)
+}

@@ -3,6 +3,7 @@
 mod alias;
 pub mod board;
 mod delete;
+mod image;
 mod inspect;
 mod list;
 mod predict;
@@ -16,6 +17,7 @@ mod versions;
 
 pub use alias::alias;
 pub use delete::delete;
+pub use image::{dockerfile, image, k8s};
 pub use inspect::inspect;
 pub use list::list;
 pub use predict::predict;

@@ -12,7 +12,7 @@ use ferry_server::{AppState, Config, Served, Slot};
 
 use crate::cli::ServeArgs;
 use crate::commands::board;
-use crate::model;
+use crate::model::{self, Spec};
 
 pub fn serve(args: &ServeArgs) -> Result<()> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
@@ -27,56 +27,6 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     runtime.block_on(run(args))
 }
 
-/// A model argument, resolved.
-enum Spec {
-    File { name: String, path: String },
-    Board { name: String, pin: PinRef },
-}
-
-/// `PATH`, `NAME=PATH` or a board reference.
-fn parse_spec(text: &str) -> Result<Spec> {
-    let path = Path::new(text);
-    if path.is_file() {
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        return Ok(Spec::File {
-            name: checked_name(&name, text)?,
-            path: text.to_string(),
-        });
-    }
-    if let Some((name, path)) = text.split_once('=') {
-        if !Path::new(path).is_file() {
-            bail!("{text}: no such model file {path:?}");
-        }
-        return Ok(Spec::File {
-            name: checked_name(name, text)?,
-            path: path.to_string(),
-        });
-    }
-    if !PinRef::looks_like_ref(text) {
-        bail!("{text}: no such model file");
-    }
-    let pin = PinRef::parse(text).with_context(|| text.to_string())?;
-    Ok(Spec::Board {
-        name: checked_name(&pin.name, text)?,
-        pin,
-    })
-}
-
-/// A name that is safe in a URL path segment and a metrics label.
-fn checked_name(name: &str, arg: &str) -> Result<String> {
-    let ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !ok {
-        bail!("{arg}: {name:?} cannot be a model name in a URL: use letters, digits, '-', '_' and '.' (NAME=PATH names a file)");
-    }
-    Ok(name.to_string())
-}
-
 async fn run(args: &ServeArgs) -> Result<()> {
     let options = ImportOptions {
         all_trees: args.all_trees,
@@ -84,7 +34,7 @@ async fn run(args: &ServeArgs) -> Result<()> {
     let specs: Vec<Spec> = args
         .models
         .iter()
-        .map(|m| parse_spec(m))
+        .map(|m| model::parse_spec(m))
         .collect::<Result<_>>()?;
     let board = if specs.iter().any(|s| matches!(s, Spec::Board { .. })) {
         Some(Arc::new(board::open(&args.board)?))
