@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 
 /// One entry of a layer.
 pub enum Entry<'a> {
-    Dir(&'a str, u32),
+    /// A directory: path, mode, owner (uid and gid).
+    Dir(&'a str, u32, u32),
     File(&'a str, u32, &'a [u8]),
 }
 
@@ -31,45 +32,31 @@ pub fn sha256(bytes: &[u8]) -> String {
     hex
 }
 
-/// A ustar header with everything but the name, kind, mode and size fixed.
-pub fn header(
-    path: &str,
-    kind: tar::EntryType,
-    mode: u32,
-    size: u64,
-    mtime: u64,
-) -> std::io::Result<tar::Header> {
-    let mut header = tar::Header::new_ustar();
-    header.set_path(path)?;
+/// A GNU header with everything but the kind, mode, size and owner fixed; the path is
+/// set when appending (names longer than 100 bytes get a GNU long-name entry).
+pub fn header(kind: tar::EntryType, mode: u32, size: u64, owner: u32, mtime: u64) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
     header.set_entry_type(kind);
     header.set_mode(mode);
     header.set_size(size);
-    header.set_uid(0);
-    header.set_gid(0);
+    header.set_uid(u64::from(owner));
+    header.set_gid(u64::from(owner));
     header.set_mtime(mtime);
-    header.set_username("root")?;
-    header.set_groupname("root")?;
-    header.set_cksum();
-    Ok(header)
+    header
 }
 
 pub fn build(entries: &[Entry<'_>], mtime: u64) -> std::io::Result<Layer> {
     let mut builder = tar::Builder::new(Vec::new());
     for entry in entries {
         match entry {
-            Entry::Dir(path, mode) => {
-                let header = header(path, tar::EntryType::Directory, *mode, 0, mtime)?;
-                builder.append(&header, std::io::empty())?;
+            Entry::Dir(path, mode, owner) => {
+                let mut header = header(tar::EntryType::Directory, *mode, 0, *owner, mtime);
+                builder.append_data(&mut header, path, std::io::empty())?;
             }
             Entry::File(path, mode, bytes) => {
-                let header = header(
-                    path,
-                    tar::EntryType::Regular,
-                    *mode,
-                    bytes.len() as u64,
-                    mtime,
-                )?;
-                builder.append(&header, *bytes)?;
+                let mut header =
+                    header(tar::EntryType::Regular, *mode, bytes.len() as u64, 0, mtime);
+                builder.append_data(&mut header, path, *bytes)?;
             }
         }
     }

@@ -109,21 +109,22 @@ pub fn build(spec: &ImageSpec, output: &Path) -> Result<Built, ImageError> {
     let mtime = spec.created;
     let base = layer::build(
         &[
-            layer::Entry::Dir("etc/", 0o755),
+            layer::Entry::Dir("etc/", 0o755, 0),
             layer::Entry::File("etc/group", 0o644, group.as_bytes()),
             layer::Entry::File("etc/passwd", 0o644, passwd.as_bytes()),
-            layer::Entry::Dir("home/", 0o755),
-            layer::Entry::Dir("home/ferry/", 0o755),
-            layer::Entry::Dir("tmp/", 0o1777),
-            layer::Entry::Dir("usr/", 0o755),
-            layer::Entry::Dir("usr/local/", 0o755),
-            layer::Entry::Dir("usr/local/bin/", 0o755),
+            layer::Entry::Dir("home/", 0o755, 0),
+            // The server's home is its own (the only place it may write besides /tmp).
+            layer::Entry::Dir("home/ferry/", 0o755, UID),
+            layer::Entry::Dir("tmp/", 0o1777, 0),
+            layer::Entry::Dir("usr/", 0o755, 0),
+            layer::Entry::Dir("usr/local/", 0o755, 0),
+            layer::Entry::Dir("usr/local/bin/", 0o755, 0),
             layer::Entry::File("usr/local/bin/ferry", 0o755, &spec.server),
         ],
         mtime,
     )
     .map_err(io)?;
-    let mut model_entries = vec![layer::Entry::Dir("models/", 0o755)];
+    let mut model_entries = vec![layer::Entry::Dir("models/", 0o755, 0)];
     let paths: Vec<String> = spec
         .models
         .iter()
@@ -187,7 +188,9 @@ pub fn build(spec: &ImageSpec, output: &Path) -> Result<Built, ImageError> {
             "size": manifest.len(),
             "platform": { "architecture": server.architecture, "os": "linux" },
             "annotations": {
-                "io.containerd.image.name": spec.reference.full(),
+                // containerd (and Docker's containerd image store) take this name as
+                // is, and look images up by the normalised name.
+                "io.containerd.image.name": spec.reference.normalized(),
                 "org.opencontainers.image.ref.name": spec.reference.tag,
             },
         }],
@@ -223,8 +226,8 @@ pub fn build(spec: &ImageSpec, output: &Path) -> Result<Built, ImageError> {
         } else {
             0o644
         };
-        let header = layer::header(path, kind, mode, bytes.len() as u64, mtime)?;
-        archive.append(&header, bytes)
+        let mut header = layer::header(kind, mode, bytes.len() as u64, 0, mtime);
+        archive.append_data(&mut header, path, bytes)
     };
     (|| -> std::io::Result<()> {
         add("blobs/", tar::EntryType::Directory, b"")?;

@@ -76,6 +76,19 @@ impl Reference {
     pub fn full(&self) -> String {
         format!("{}:{}", self.name, self.tag)
     }
+
+    /// The fully qualified form: `churn:1` is `docker.io/library/churn:1`,
+    /// `team/churn:1` is `docker.io/team/churn:1`; a name with a registry is unchanged.
+    pub fn normalized(&self) -> String {
+        let first = self.name.split('/').next().unwrap_or_default();
+        let has_registry =
+            self.name.contains('/') && (first.contains(['.', ':']) || first == "localhost");
+        match (has_registry, self.name.contains('/')) {
+            (true, _) => self.full(),
+            (false, true) => format!("docker.io/{}", self.full()),
+            (false, false) => format!("docker.io/library/{}", self.full()),
+        }
+    }
 }
 
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
@@ -126,6 +139,18 @@ mod tests {
             let r = Reference::parse(text).unwrap();
             assert_eq!((r.name.as_str(), r.tag.as_str()), (name, tag), "{text}");
         }
+        assert_eq!(
+            Reference::parse("churn:1").unwrap().normalized(),
+            "docker.io/library/churn:1"
+        );
+        assert_eq!(
+            Reference::parse("team/churn").unwrap().normalized(),
+            "docker.io/team/churn:latest"
+        );
+        assert_eq!(
+            Reference::parse("ghcr.io/a/churn:2").unwrap().normalized(),
+            "ghcr.io/a/churn:2"
+        );
         for bad in [
             "Churn:1",
             "churn:",
