@@ -7,11 +7,13 @@ the server must run as the image's non-root user and stop gracefully on SIGTERM.
 
 Usage: python tests/image/run.py --ferry target/debug/ferry --server STATIC_FERRY
 (STATIC_FERRY from `bash scripts/build-static.sh`). Needs root (runc, umoci).
+FERRY_IMAGE_LOADERS=1 also loads and runs the archive with podman and Docker.
 Closes with `image-checks: N passed, N failed`.
 """
 
 import argparse
 import filecmp
+import os
 import subprocess
 import sys
 import tempfile
@@ -119,6 +121,13 @@ def main():
         stopped = subprocess.run(["bash", str(HERE / "check.sh"), "stop", info["id"]], capture_output=True, text=True)
     out = dict(line.split("=", 1) for line in stopped.stdout.split() if "=" in line)
     check("SIGTERM stops it gracefully", lambda: None if out.get("stopped") == "graceful" else f"stopped={out.get('stopped')}: {stopped.stderr[-1000:]}")
+
+    # `podman load` and `docker load` of the same archive (opt-in: Debian's podman and
+    # docker.io are large; `bash tests/image/setup.sh --podman`, apt install docker.io).
+    if os.environ.get("FERRY_IMAGE_LOADERS") == "1":
+        for loader in ("podman-load", "docker-load"):
+            check(f"{loader} and run", lambda loader=loader: None if subprocess.run(
+                ["bash", str(HERE / "check.sh"), loader, str(first), TAG]).returncode == 0 else f"check.sh {loader} failed")
     return finish()
 
 
