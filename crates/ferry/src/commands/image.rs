@@ -189,7 +189,7 @@ pub fn dockerfile(args: &DockerfileArgs) -> Result<()> {
          # To start from a distribution instead, replace `scratch` (e.g. debian:stable-slim).\n\
          FROM scratch\n\
          COPY etc/passwd etc/group /etc/\n\
-         COPY --chmod=0755 ferry /usr/local/bin/ferry\n\
+         COPY ferry /usr/local/bin/ferry\n\
          COPY models/ {MODEL_DIR}/\n\
          USER {UID}:{UID}\n\
          WORKDIR /\n\
