@@ -17,6 +17,9 @@ pub struct Cli {
 pub enum Command {
     /// Show a model's format, task, inputs, outputs and structure.
     Inspect(InspectArgs),
+    /// Explain a model: its equation, its decision rules, or a summary with feature
+    /// importance, in words.
+    Explain(ExplainArgs),
     /// Score a table with a model: CSV, Parquet, JSON Lines or Arrow in and out.
     Predict(PredictArgs),
     /// Compile a model into one SQL query that scores a table inside the database.
@@ -541,4 +544,15 @@ pub struct K8sArgs {
     /// A KServe InferenceService instead of a Deployment and Service.
     #[arg(long)]
     pub kserve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// text (a terminal), markdown (a model card, a README) or json (the rules and
+    /// coefficients as data).
+    #[arg(long, default_value = "text", value_parser = ["text", "markdown", "json"])]
+    pub format: String,
 }

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Inspect(args) => commands::inspect(&args),
+        cli::Command::Explain(args) => commands::explain(&args),
         cli::Command::Predict(args) => commands::predict(&args),
         cli::Command::Sql(args) => commands::sql(&args),
         cli::Command::Push(args) => commands::push(&args),

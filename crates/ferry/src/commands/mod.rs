@@ -3,6 +3,7 @@
 mod alias;
 pub mod board;
 mod delete;
+mod explain;
 mod image;
 mod inspect;
 mod list;
@@ -17,6 +18,7 @@ mod versions;
 
 pub use alias::alias;
 pub use delete::delete;
+pub use explain::explain;
 pub use image::{dockerfile, image, k8s};
 pub use inspect::inspect;
 pub use list::list;

@@ -1,0 +1,345 @@
+//! `ferry explain`: a model as people read it. Linear models and GLMs become an
+//! equation with the link written out and a coefficient table grouped by source column;
+//! a single tree becomes nested if/else rules and a flat list of rules, one per leaf,
+//! with each feature's conditions merged into one interval; an ensemble becomes a
+//! summary with split-count importance. Preprocessing is listed as formulas.
+//!
+//! [`explain`] builds an [`Explanation`] (serialisable: `--format json`);
+//! [`text`] and [`markdown`] render it.
+
+mod render;
+mod rules;
+
+use ferry_ir::{Estimator, Expr, Model, Precision, Task, Transform};
+use serde::Serialize;
+
+pub use render::{markdown, text};
+pub use rules::{Bound, Condition, Rule};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub library: String,
+    pub format: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objective: Option<String>,
+    pub task: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
+    pub inputs: Vec<String>,
+    /// Derived columns, in the order they are computed.
+    pub preprocessing: Vec<Step>,
+    /// How raw scores become predictions.
+    pub link: String,
+    pub estimator: Body,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub name: String,
+    pub formula: String,
+    /// The input columns it is computed from.
+    pub from: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Body {
+    Linear {
+        equations: Vec<Equation>,
+        /// Coefficients grouped by the input column they come from (a one-hot
+        /// encoder's columns under their source), largest effect first.
+        groups: Vec<Group>,
+    },
+    Tree {
+        /// Values compared in float32 (XGBoost, LightGBM, ONNX) or float64.
+        precision: String,
+        /// One rule per leaf, in depth-first order (left before right).
+        rules: Vec<Rule>,
+        /// The tree as nested if/else, as text.
+        nested: String,
+    },
+    Ensemble {
+        trees: usize,
+        outputs: usize,
+        aggregation: String,
+        max_depth: usize,
+        leaves: usize,
+        /// Features by the number of splits on them (the IR keeps no gain or cover).
+        importance: Vec<Importance>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Equation {
+    /// What the score is for: `score`, or `score[class]`.
+    pub output: String,
+    pub intercept: f64,
+    /// Non-zero terms, largest |coefficient| first.
+    pub terms: Vec<Term>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Term {
+    pub feature: String,
+    pub coefficient: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub source: String,
+    pub features: Vec<String>,
+    /// The largest |coefficient| among them, over every output.
+    pub max_abs: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Importance {
+    pub feature: String,
+    pub splits: usize,
+    /// Share of all splits.
+    pub share: f64,
+}
+
+/// The name of column `c` of the model's column space.
+pub(crate) fn column_name(model: &Model, c: usize) -> String {
+    match model.inputs.get(c) {
+        Some(input) => input.name.clone(),
+        None => model
+            .derived
+            .get(c - model.inputs.len())
+            .map_or_else(|| format!("column {c}"), |d| d.name.clone()),
+    }
+}
+
+/// The name of estimator feature `j`.
+pub(crate) fn feature_name(model: &Model, j: usize) -> String {
+    column_name(model, model.feature_column(j))
+}
+
+/// The input columns column `c` is computed from.
+fn sources(model: &Model, c: usize, out: &mut Vec<usize>) {
+    if c < model.inputs.len() {
+        if !out.contains(&c) {
+            out.push(c);
+        }
+        return;
+    }
+    if let Some(d) = model.derived.get(c - model.inputs.len()) {
+        expr_columns(&d.expr, &mut |column| sources(model, column, out));
+    }
+}
+
+fn expr_columns(expr: &Expr, f: &mut dyn FnMut(usize)) {
+    match expr {
+        Expr::Column { index } => f(*index),
+        Expr::Const { .. } => {}
+        Expr::Unary { x, .. } | Expr::IsMissing { x } | Expr::Lookup { x, .. } => {
+            expr_columns(x, f)
+        }
+        Expr::Binary { a, b, .. } | Expr::Compare { a, b, .. } => {
+            expr_columns(a, f);
+            expr_columns(b, f);
+        }
+        Expr::If {
+            cond,
+            then,
+            otherwise,
+        } => {
+            expr_columns(cond, f);
+            expr_columns(then, f);
+            expr_columns(otherwise, f);
+        }
+        Expr::Dot { columns, .. } => columns.iter().for_each(|c| f(*c)),
+    }
+}
+
+fn source_names(model: &Model, c: usize) -> Vec<String> {
+    let mut found = Vec::new();
+    sources(model, c, &mut found);
+    found.sort_unstable();
+    found
+        .iter()
+        .map(|i| model.inputs[*i].name.clone())
+        .collect()
+}
+
+/// The link from raw scores to predictions, in words.
+fn link(model: &Model) -> String {
+    let classes = match &model.task {
+        Task::Classification { classes } => Some(classes),
+        Task::Regression => None,
+    };
+    let binary_single = classes.is_some_and(|c| c.len() == 2) && model.estimator.n_outputs() == 1;
+    match (model.transform, classes) {
+        (Transform::Identity, None) => "prediction = score".into(),
+        (Transform::Identity, Some(_)) => "probability of each class = its score".into(),
+        (Transform::Exp, _) => "prediction = exp(score)  (log link)".into(),
+        (Transform::Logistic { scale }, Some(c)) if binary_single => {
+            let s = if scale == 1.0 {
+                String::new()
+            } else {
+                format!("{scale} * ")
+            };
+            format!(
+                "P({}) = 1 / (1 + exp(-{s}score)), P({}) = 1 - P({})  (logit link)",
+                c[1], c[0], c[1]
+            )
+        }
+        (Transform::Logistic { scale }, _) => {
+            let s = if scale == 1.0 {
+                String::new()
+            } else {
+                format!("{scale} * ")
+            };
+            format!("value = 1 / (1 + exp(-{s}score)) for each score")
+        }
+        (Transform::Softmax, _) => {
+            "P(class k) = exp(score[k]) / sum over j of exp(score[j])  (softmax)".into()
+        }
+    }
+}
+
+pub fn explain(model: &Model) -> Explanation {
+    let classes = match &model.task {
+        Task::Classification { classes } => Some(classes.clone()),
+        Task::Regression => None,
+    };
+    let n_inputs = model.inputs.len();
+    let preprocessing = model
+        .derived
+        .iter()
+        .enumerate()
+        .map(|(d, derived)| Step {
+            name: derived.name.clone(),
+            formula: render::formula(model, &derived.expr),
+            from: source_names(model, n_inputs + d),
+        })
+        .collect();
+    let output_name = |k: usize, n: usize| -> String {
+        match &classes {
+            Some(c) if n == c.len() && n > 1 => format!("score[{}]", c[k]),
+            Some(c) if n == 1 && c.len() == 2 => format!("score (log-odds of {})", c[1]),
+            _ if n == 1 => "score".into(),
+            _ => format!("score[{k}]"),
+        }
+    };
+    let estimator = match &model.estimator {
+        Estimator::Linear(linear) => {
+            let n = linear.intercepts.len();
+            let equations = (0..n)
+                .map(|k| {
+                    let mut terms: Vec<Term> = linear.coefficients[k]
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, w)| **w != 0.0)
+                        .map(|(j, w)| Term {
+                            feature: feature_name(model, j),
+                            coefficient: *w,
+                        })
+                        .collect();
+                    terms.sort_by(|a, b| b.coefficient.abs().total_cmp(&a.coefficient.abs()));
+                    Equation {
+                        output: output_name(k, n),
+                        intercept: linear.intercepts[k],
+                        terms,
+                    }
+                })
+                .collect();
+            let mut groups: Vec<Group> = Vec::new();
+            for j in 0..model.n_features() {
+                let source = source_names(model, model.feature_column(j)).join(", ");
+                let max_abs = linear
+                    .coefficients
+                    .iter()
+                    .map(|row| row[j].abs())
+                    .fold(0.0, f64::max);
+                let feature = feature_name(model, j);
+                match groups.iter_mut().find(|g| g.source == source) {
+                    Some(g) => {
+                        g.features.push(feature);
+                        g.max_abs = g.max_abs.max(max_abs);
+                    }
+                    None => groups.push(Group {
+                        source,
+                        features: vec![feature],
+                        max_abs,
+                    }),
+                }
+            }
+            groups.sort_by(|a, b| b.max_abs.total_cmp(&a.max_abs));
+            Body::Linear { equations, groups }
+        }
+        Estimator::Trees(ensemble) if rules::single_tree(ensemble).is_some() => {
+            let trees = rules::single_tree(ensemble).unwrap_or_default();
+            let rules = rules::rules(model, ensemble, &trees);
+            Body::Tree {
+                precision: match ensemble.feature_precision {
+                    Precision::F32 => "float32".into(),
+                    Precision::F64 => "float64".into(),
+                },
+                nested: render::nested(model, trees[0], &rules),
+                rules,
+            }
+        }
+        Estimator::Trees(ensemble) => {
+            let mut counts = vec![0usize; model.n_features()];
+            let mut leaves = 0;
+            for tree in &ensemble.trees {
+                for node in &tree.nodes {
+                    match node {
+                        ferry_ir::Node::Split(s) => {
+                            if let Some(c) = counts.get_mut(s.feature) {
+                                *c += 1;
+                            }
+                        }
+                        ferry_ir::Node::Leaf { .. } => leaves += 1,
+                    }
+                }
+            }
+            let total: usize = counts.iter().sum();
+            let mut importance: Vec<Importance> = counts
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(j, c)| Importance {
+                    feature: feature_name(model, j),
+                    splits: *c,
+                    share: *c as f64 / total.max(1) as f64,
+                })
+                .collect();
+            importance.sort_by(|a, b| b.splits.cmp(&a.splits).then(a.feature.cmp(&b.feature)));
+            Body::Ensemble {
+                trees: ensemble.trees.len(),
+                outputs: ensemble.n_outputs,
+                aggregation: match ensemble.aggregation {
+                    ferry_ir::Aggregation::Sum => "sum of the trees' leaves (boosting)".into(),
+                    ferry_ir::Aggregation::Average => {
+                        "average of the trees' leaves (forest)".into()
+                    }
+                },
+                max_depth: ensemble
+                    .trees
+                    .iter()
+                    .map(ferry_ir::Tree::depth)
+                    .max()
+                    .unwrap_or(0),
+                leaves,
+                importance,
+            }
+        }
+    };
+    Explanation {
+        library: model.source.library.clone(),
+        format: model.source.format.clone(),
+        objective: model.source.objective.clone(),
+        task: match &model.task {
+            Task::Regression => "regression".into(),
+            Task::Classification { .. } => "classification".into(),
+        },
+        classes,
+        inputs: model.inputs.iter().map(|i| i.name.clone()).collect(),
+        preprocessing,
+        link: link(model),
+        estimator,
+    }
+}

@@ -1,0 +1,469 @@
+//! Text and Markdown renderings of an [`Explanation`], and formulas of expressions.
+
+use std::fmt::Write;
+
+use ferry_ir::{BinaryFn, CompareOp, Direction, Expr, Missing, Model, Node, Test, Tree, UnaryFn};
+
+use crate::{Body, Condition, Explanation, Rule};
+
+/// Shortest text that reads back as the same float64.
+fn num(x: f64) -> String {
+    format!("{x}")
+}
+
+/// An expression as a formula over column names.
+pub(crate) fn formula(model: &Model, expr: &Expr) -> String {
+    match expr {
+        Expr::Column { index } => crate::column_name(model, *index),
+        Expr::Const { value } => num(*value),
+        Expr::Unary { f, x, .. } => {
+            let x = formula(model, x);
+            match f {
+                UnaryFn::Cast => x,
+                UnaryFn::Neg => format!("-({x})"),
+                other => format!("{}({x})", format!("{other:?}").to_lowercase()),
+            }
+        }
+        Expr::Binary { f, a, b, .. } => {
+            let (a, b) = (formula(model, a), formula(model, b));
+            match f {
+                BinaryFn::Add => format!("({a} + {b})"),
+                BinaryFn::Sub => format!("({a} - {b})"),
+                BinaryFn::Mul => format!("({a} * {b})"),
+                BinaryFn::Div => format!("({a} / {b})"),
+                other => format!("{}({a}, {b})", format!("{other:?}").to_lowercase()),
+            }
+        }
+        Expr::Compare { cmp, a, b } => {
+            let op = match cmp {
+                CompareOp::Eq => "==",
+                CompareOp::Ne => "!=",
+                CompareOp::Lt => "<",
+                CompareOp::Le => "<=",
+                CompareOp::Gt => ">",
+                CompareOp::Ge => ">=",
+            };
+            // A category code compared with a constant: name the category.
+            let level = |column: &Expr, code: &Expr| -> Option<String> {
+                let (Expr::Column { index }, Expr::Const { value }) = (column, code) else {
+                    return None;
+                };
+                let levels = model.inputs.get(*index)?.levels.as_ref()?;
+                let name = levels.get(usize::try_from(*value as i64).ok()?)?;
+                Some(format!("{:?}", name))
+            };
+            let b_text = level(a, b).unwrap_or_else(|| formula(model, b));
+            format!("({} {op} {b_text} ? 1 : 0)", formula(model, a))
+        }
+        Expr::IsMissing { x } => format!("(is missing({}) ? 1 : 0)", formula(model, x)),
+        Expr::If {
+            cond,
+            then,
+            otherwise,
+        } => format!(
+            "(if {} then {} else {})",
+            formula(model, cond),
+            formula(model, then),
+            formula(model, otherwise)
+        ),
+        Expr::Dot {
+            columns,
+            weights,
+            bias,
+            ..
+        } => {
+            let mut text = num(*bias);
+            for (c, w) in columns.iter().zip(weights) {
+                let _ = write!(text, " + {} * {}", num(*w), crate::column_name(model, *c));
+            }
+            format!("({text})")
+        }
+        Expr::Lookup { x, table, default } => format!(
+            "(lookup {} in [{}], else {})",
+            formula(model, x),
+            table.iter().map(|v| num(*v)).collect::<Vec<_>>().join(", "),
+            num(*default)
+        ),
+    }
+}
+
+fn leaf_text(rule: &Rule) -> String {
+    if rule.probabilities.is_empty() {
+        format!("predict {}", rule.prediction)
+    } else {
+        format!(
+            "predict {} (probabilities {})",
+            rule.prediction,
+            rule.probabilities
+                .iter()
+                .map(|p| format!("{p:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// The tree as nested if/else; leaves are labelled with their rule's prediction.
+pub(crate) fn nested(model: &Model, tree: &Tree, rules: &[Rule]) -> String {
+    let mut out = String::new();
+    let mut leaf = 0;
+    fn walk(
+        model: &Model,
+        tree: &Tree,
+        at: usize,
+        depth: usize,
+        rules: &[Rule],
+        leaf: &mut usize,
+        out: &mut String,
+    ) {
+        let pad = "  ".repeat(depth);
+        match tree.nodes.get(at) {
+            Some(Node::Leaf { .. }) => {
+                let text = rules.get(*leaf).map(leaf_text).unwrap_or_default();
+                *leaf += 1;
+                let _ = writeln!(out, "{pad}{text}");
+            }
+            Some(Node::Split(split)) if depth <= tree.nodes.len() => {
+                let name = crate::feature_name(model, split.feature);
+                let test = match &split.test {
+                    Test::Numeric { cmp, threshold } => {
+                        format!("{name} {} {}", cmp.symbol(), num(*threshold))
+                    }
+                    Test::Categorical { categories, listed } => {
+                        let levels = model
+                            .inputs
+                            .get(model.feature_column(split.feature))
+                            .and_then(|i| i.levels.as_ref());
+                        let names: Vec<String> = categories
+                            .iter()
+                            .map(|c| {
+                                levels
+                                    .and_then(|l| l.get(*c as usize).cloned())
+                                    .unwrap_or_else(|| c.to_string())
+                            })
+                            .collect();
+                        let op = if *listed == Direction::Left {
+                            "in"
+                        } else {
+                            "not in"
+                        };
+                        format!("{name} {op} {{{}}}", names.join(", "))
+                    }
+                };
+                let missing = match split.missing {
+                    Missing::To(Direction::Left) => " or missing",
+                    Missing::ZeroTo(Direction::Left) => " or missing or 0",
+                    Missing::AsZero => " (missing as 0)",
+                    _ => "",
+                };
+                let _ = writeln!(out, "{pad}if {test}{missing}:");
+                walk(
+                    model,
+                    tree,
+                    split.left as usize,
+                    depth + 1,
+                    rules,
+                    leaf,
+                    out,
+                );
+                let _ = writeln!(out, "{pad}else:");
+                walk(
+                    model,
+                    tree,
+                    split.right as usize,
+                    depth + 1,
+                    rules,
+                    leaf,
+                    out,
+                );
+            }
+            _ => {}
+        }
+    }
+    walk(model, tree, 0, 0, rules, &mut leaf, &mut out);
+    out
+}
+
+/// One condition in words: `3.5 <= x < 7`, `island in {Dream}`, `or missing`.
+pub fn condition(c: &Condition) -> String {
+    let mut parts = Vec::new();
+    match (c.lower, c.upper) {
+        (Some(l), Some(u)) => parts.push(format!(
+            "{} {} {} {} {}",
+            num(l.value),
+            if l.inclusive { "<=" } else { "<" },
+            c.feature,
+            if u.inclusive { "<=" } else { "<" },
+            num(u.value)
+        )),
+        (Some(l), None) => parts.push(format!(
+            "{} {} {}",
+            c.feature,
+            if l.inclusive { ">=" } else { ">" },
+            num(l.value)
+        )),
+        (None, Some(u)) => parts.push(format!(
+            "{} {} {}",
+            c.feature,
+            if u.inclusive { "<=" } else { "<" },
+            num(u.value)
+        )),
+        (None, None) => {}
+    }
+    if let Some(one_of) = &c.one_of {
+        parts.push(format!("{} in {{{}}}", c.feature, one_of.join(", ")));
+    }
+    if !c.none_of.is_empty() {
+        parts.push(format!("{} not in {{{}}}", c.feature, c.none_of.join(", ")));
+    }
+    let mut text = parts.join(" and ");
+    if text.is_empty() {
+        text = if c.or_missing {
+            String::new()
+        } else {
+            format!("{} is present", c.feature)
+        };
+    } else if c.or_missing {
+        text = format!("({text} or {} missing)", c.feature);
+    }
+    text
+}
+
+fn cmp_note(precision: &str) -> String {
+    format!("(feature values are compared as {precision}; thresholds are shown as float64)")
+}
+
+/// Plain text for a terminal.
+pub fn text(e: &Explanation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} model ({}), {}{}",
+        e.library,
+        e.format,
+        e.task,
+        e.objective
+            .as_ref()
+            .map(|o| format!(", objective {o}"))
+            .unwrap_or_default()
+    );
+    if let Some(classes) = &e.classes {
+        let _ = writeln!(out, "classes: {}", classes.join(", "));
+    }
+    if !e.preprocessing.is_empty() {
+        let _ = writeln!(out, "\npreprocessing:");
+        for step in &e.preprocessing {
+            let _ = writeln!(out, "  {} = {}", step.name, step.formula);
+        }
+    }
+    let _ = writeln!(out, "\nlink: {}", e.link);
+    match &e.estimator {
+        Body::Linear { equations, groups } => {
+            for eq in equations {
+                let mut line = format!("{} = {}", eq.output, num(eq.intercept));
+                for t in &eq.terms {
+                    let sign = if t.coefficient < 0.0 { "-" } else { "+" };
+                    let _ = write!(
+                        line,
+                        "\n    {sign} {} * {}",
+                        num(t.coefficient.abs()),
+                        t.feature
+                    );
+                }
+                let _ = writeln!(out, "\n{line}");
+            }
+            let _ = writeln!(
+                out,
+                "\ncoefficients by source column (largest |coefficient| first):"
+            );
+            for g in groups {
+                let _ = writeln!(
+                    out,
+                    "  {:<24} max |coef| {:<12.6} {}",
+                    g.source,
+                    g.max_abs,
+                    g.features.join(", ")
+                );
+            }
+        }
+        Body::Tree {
+            precision,
+            rules,
+            nested,
+        } => {
+            let _ = writeln!(
+                out,
+                "\none decision tree, {} leaves {}\n\n{nested}",
+                rules.len(),
+                cmp_note(precision)
+            );
+            let _ = writeln!(out, "rules (one per leaf):");
+            for (i, rule) in rules.iter().enumerate() {
+                let conditions: Vec<String> = rule
+                    .conditions
+                    .iter()
+                    .map(condition)
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                let when = if conditions.is_empty() {
+                    "always".to_string()
+                } else {
+                    conditions.join(" and ")
+                };
+                let _ = writeln!(out, "  {:>3}. if {when}: {}", i + 1, leaf_text(rule));
+            }
+        }
+        Body::Ensemble {
+            trees,
+            outputs,
+            aggregation,
+            max_depth,
+            leaves,
+            importance,
+        } => {
+            let _ = writeln!(
+                out,
+                "\n{trees} trees ({outputs} output{}), {aggregation}; depth up to {max_depth}, {leaves} leaves",
+                if *outputs == 1 { "" } else { "s" }
+            );
+            let _ = writeln!(out, "\nfeature importance (number of splits; the model files' gain and cover are not kept):");
+            for i in importance {
+                let _ = writeln!(
+                    out,
+                    "  {:<24} {:>6} splits  {:>5.1}%",
+                    i.feature,
+                    i.splits,
+                    100.0 * i.share
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Markdown (for model cards and READMEs).
+pub fn markdown(e: &Explanation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "**{}** model (`{}`), {}{}",
+        e.library,
+        e.format,
+        e.task,
+        e.objective
+            .as_ref()
+            .map(|o| format!(", objective `{o}`"))
+            .unwrap_or_default()
+    );
+    if let Some(classes) = &e.classes {
+        let _ = writeln!(
+            out,
+            "\nClasses: {}",
+            classes
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !e.preprocessing.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Preprocessing\n\n| column | formula |\n|---|---|"
+        );
+        for step in &e.preprocessing {
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` |",
+                step.name,
+                step.formula.replace('|', "\\|")
+            );
+        }
+    }
+    let _ = writeln!(out, "\nLink: `{}`", e.link);
+    match &e.estimator {
+        Body::Linear { equations, groups } => {
+            let _ = writeln!(
+                out,
+                "\n### Coefficients\n\n| source | feature | {} |\n|---|---|{}",
+                equations
+                    .iter()
+                    .map(|q| q.output.clone())
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                "---:|".repeat(equations.len())
+            );
+            let _ = writeln!(
+                out,
+                "| | (intercept) | {} |",
+                equations
+                    .iter()
+                    .map(|q| num(q.intercept))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+            for g in groups {
+                for f in &g.features {
+                    let values: Vec<String> = equations
+                        .iter()
+                        .map(|q| {
+                            q.terms
+                                .iter()
+                                .find(|t| &t.feature == f)
+                                .map_or("0".into(), |t| num(t.coefficient))
+                        })
+                        .collect();
+                    let _ = writeln!(out, "| {} | `{f}` | {} |", g.source, values.join(" | "));
+                }
+            }
+        }
+        Body::Tree {
+            precision,
+            rules,
+            nested,
+        } => {
+            let _ = writeln!(
+                out,
+                "\n### Rules ({} leaves)\n\n{}\n\n| # | when | prediction |\n|---:|---|---|",
+                rules.len(),
+                cmp_note(precision)
+            );
+            for (i, rule) in rules.iter().enumerate() {
+                let conditions: Vec<String> = rule
+                    .conditions
+                    .iter()
+                    .map(condition)
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    i + 1,
+                    conditions.join(" and ").replace('|', "\\|"),
+                    leaf_text(rule)
+                );
+            }
+            let _ = writeln!(out, "\n```text\n{nested}```");
+        }
+        Body::Ensemble {
+            trees,
+            outputs,
+            aggregation,
+            max_depth,
+            leaves,
+            importance,
+        } => {
+            let _ = writeln!(out, "\n{trees} trees ({outputs} outputs), {aggregation}; depth up to {max_depth}, {leaves} leaves.\n\n| feature | splits | share |\n|---|---:|---:|");
+            for i in importance {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {:.1}% |",
+                    i.feature,
+                    i.splits,
+                    100.0 * i.share
+                );
+            }
+        }
+    }
+    out
+}

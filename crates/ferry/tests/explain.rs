@@ -1,0 +1,211 @@
+//! `ferry explain`: the rules it prints for a decision tree, applied to the fixture's
+//! rows by this test, give the training library's predictions (expected.csv from
+//! scikit-learn); linear models print their equation; ensembles their importance.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferry");
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(path)
+}
+
+fn explain(model: &Path, format: &str) -> String {
+    let output = Command::new(BIN)
+        .args(["explain", model.to_str().unwrap(), "--format", format])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// Whether a row satisfies a rule's condition, reading the JSON as a user would.
+fn holds(condition: &Value, x: Option<f64>, float32: bool) -> bool {
+    let Some(x) = x else {
+        return condition["or_missing"].as_bool().unwrap();
+    };
+    let x = if float32 { f64::from(x as f32) } else { x };
+    let lower = &condition["lower"];
+    if lower.is_object() {
+        let v = lower["value"].as_f64().unwrap();
+        if !(if lower["inclusive"].as_bool().unwrap() {
+            x >= v
+        } else {
+            x > v
+        }) {
+            return false;
+        }
+    }
+    let upper = &condition["upper"];
+    if upper.is_object() {
+        let v = upper["value"].as_f64().unwrap();
+        if !(if upper["inclusive"].as_bool().unwrap() {
+            x <= v
+        } else {
+            x < v
+        }) {
+            return false;
+        }
+    }
+    true
+}
+
+fn check_rules(dir: &str) {
+    let model = fixture(&format!("{dir}/model.onnx"));
+    let explanation: Value = serde_json::from_str(&explain(&model, "json")).unwrap();
+    let body = &explanation["estimator"];
+    assert_eq!(body["kind"], "tree", "{dir}");
+    let float32 = body["precision"] == "float32";
+    let rules = body["rules"].as_array().unwrap();
+    let (header, rows) = read_csv(&fixture(&format!("{dir}/input.csv")));
+    let (out_header, expected) = read_csv(&fixture(&format!("{dir}/expected.csv")));
+    let inputs: Vec<&str> = explanation["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for (r, row) in rows.iter().enumerate() {
+        let value = |name: &str| -> Option<f64> {
+            // A 2-D ONNX input X is X_0, X_1, … in ferry; the CSV may name them f0, f1, ….
+            let i = header
+                .iter()
+                .position(|h| h == name)
+                .or_else(|| inputs.iter().position(|n| *n == name))?;
+            row[i].parse().ok()
+        };
+        let matching: Vec<&Value> = rules
+            .iter()
+            .filter(|rule| {
+                rule["conditions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|c| holds(c, value(c["feature"].as_str().unwrap()), float32))
+            })
+            .collect();
+        assert_eq!(
+            matching.len(),
+            1,
+            "{dir} row {r}: {} rules match, exactly one must",
+            matching.len()
+        );
+        let rule = matching[0];
+        let want = &expected[r];
+        match out_header[0].as_str() {
+            "label" => assert_eq!(
+                rule["prediction"].as_str().unwrap(),
+                want[0],
+                "{dir} row {r}"
+            ),
+            _ => {
+                let got: f64 = rule["prediction"].as_str().unwrap().parse().unwrap();
+                let want: f64 = want[0].parse().unwrap();
+                assert!(
+                    (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+                    "{dir} row {r}: rule says {got}, scikit-learn {want}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_decision_trees_rules_give_the_librarys_predictions() {
+    check_rules("onnx/skl_decision_tree_clf");
+    check_rules("onnx/skl_decision_tree_reg");
+}
+
+#[test]
+fn text_and_markdown_name_the_rules_and_the_link() {
+    let tree = explain(&fixture("onnx/skl_decision_tree_clf/model.onnx"), "text");
+    assert!(
+        tree.contains("one decision tree")
+            && tree.contains("rules (one per leaf)")
+            && tree.contains("if "),
+        "{tree}"
+    );
+    let markdown = explain(
+        &fixture("onnx/skl_decision_tree_clf/model.onnx"),
+        "markdown",
+    );
+    assert!(markdown.contains("| # | when | prediction |"), "{markdown}");
+}
+
+#[test]
+fn a_linear_model_is_an_equation_with_its_link() {
+    let logistic = explain(&fixture("onnx/skl_logistic_binary/model.onnx"), "json");
+    let e: Value = serde_json::from_str(&logistic).unwrap();
+    assert_eq!(e["estimator"]["kind"], "linear");
+    assert!(
+        e["link"]
+            .as_str()
+            .unwrap()
+            .contains("1 / (1 + exp(-score))"),
+        "{}",
+        e["link"]
+    );
+    let terms = e["estimator"]["equations"][0]["terms"].as_array().unwrap();
+    let sizes: Vec<f64> = terms
+        .iter()
+        .map(|t| t["coefficient"].as_f64().unwrap().abs())
+        .collect();
+    assert!(
+        sizes.windows(2).all(|w| w[0] >= w[1]),
+        "terms are sorted by |coefficient|"
+    );
+
+    // A pipeline: preprocessing as formulas, one-hot columns grouped under their input.
+    let pipeline: Value = serde_json::from_str(&explain(
+        &fixture("onnx/skl_pipeline_penguins/model.onnx"),
+        "json",
+    ))
+    .unwrap();
+    assert!(!pipeline["preprocessing"].as_array().unwrap().is_empty());
+    let groups = pipeline["estimator"]["groups"].as_array().unwrap();
+    let island = groups
+        .iter()
+        .find(|g| g["source"] == "island")
+        .expect("a group for island");
+    assert!(
+        island["features"].as_array().unwrap().len() >= 3,
+        "{island}"
+    );
+}
+
+#[test]
+fn an_ensemble_is_summarised_with_split_counts() {
+    let e: Value = serde_json::from_str(&explain(
+        &fixture("xgboost/xgb_categorical_binary/model.json"),
+        "json",
+    ))
+    .unwrap();
+    let body = &e["estimator"];
+    assert_eq!(body["kind"], "ensemble");
+    let importance = body["importance"].as_array().unwrap();
+    let total: f64 = importance
+        .iter()
+        .map(|i| i["share"].as_f64().unwrap())
+        .sum();
+    assert!((total - 1.0).abs() < 1e-9);
+    assert!(body["trees"].as_u64().unwrap() > 1);
+}
