@@ -100,6 +100,28 @@ pub struct Importance {
     pub share: f64,
 }
 
+/// Deeper trees are summarised, not printed as rules (which grow with the depth).
+const MAX_RULE_DEPTH: usize = 64;
+
+/// A tree's depth, without recursion (a model file's tree may be a chain of any
+/// length); a node reached twice (a malformed file) is not followed again.
+fn depth(tree: &ferry_ir::Tree) -> usize {
+    let mut deepest = 0;
+    let mut seen = vec![false; tree.nodes.len()];
+    let mut stack = vec![(0usize, 0usize)];
+    while let Some((at, d)) = stack.pop() {
+        if let Some(ferry_ir::Node::Split(split)) = tree.nodes.get(at) {
+            if std::mem::replace(&mut seen[at], true) {
+                continue;
+            }
+            deepest = deepest.max(d + 1);
+            stack.push((split.left as usize, d + 1));
+            stack.push((split.right as usize, d + 1));
+        }
+    }
+    deepest
+}
+
 /// The name of column `c` of the model's column space.
 pub(crate) fn column_name(model: &Model, c: usize) -> String {
     match model.inputs.get(c) {
@@ -269,7 +291,10 @@ pub fn explain(model: &Model) -> Explanation {
             groups.sort_by(|a, b| b.max_abs.total_cmp(&a.max_abs));
             Body::Linear { equations, groups }
         }
-        Estimator::Trees(ensemble) if rules::single_tree(ensemble).is_some() => {
+        Estimator::Trees(ensemble)
+            if rules::single_tree(ensemble).is_some()
+                && ensemble.trees.iter().all(|t| depth(t) <= MAX_RULE_DEPTH) =>
+        {
             let trees = rules::single_tree(ensemble).unwrap_or_default();
             let rules = rules::rules(model, ensemble, &trees);
             Body::Tree {

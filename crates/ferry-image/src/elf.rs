@@ -17,17 +17,17 @@ pub fn inspect(bytes: &[u8]) -> Result<Executable, String> {
     }
     let u16_at = |at: usize| {
         bytes
-            .get(at..at + 2)
+            .get(at..at.checked_add(2)?)
             .map(|b| u16::from_le_bytes([b[0], b[1]]))
     };
     let u32_at = |at: usize| {
         bytes
-            .get(at..at + 4)
+            .get(at..at.checked_add(4)?)
             .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
     };
     let u64_at = |at: usize| {
         bytes
-            .get(at..at + 8)
+            .get(at..at.checked_add(8)?)
             .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
     };
     let truncated = || "a truncated ELF header".to_string();
@@ -45,12 +45,16 @@ pub fn inspect(bytes: &[u8]) -> Result<Executable, String> {
     let phnum = u16_at(56).ok_or_else(truncated)? as usize;
     let mut interpreter = None;
     for i in 0..phnum {
-        let at = phoff + i * phentsize;
+        let at = i
+            .checked_mul(phentsize)
+            .and_then(|x| x.checked_add(phoff))
+            .ok_or_else(truncated)?;
         const PT_INTERP: u32 = 3;
         if u32_at(at).ok_or_else(truncated)? == PT_INTERP {
-            let offset = u64_at(at + 8).ok_or_else(truncated)? as usize;
-            let size = u64_at(at + 32).ok_or_else(truncated)? as usize;
-            let path = bytes.get(offset..offset + size).ok_or_else(truncated)?;
+            let offset = u64_at(at.saturating_add(8)).ok_or_else(truncated)? as usize;
+            let size = u64_at(at.saturating_add(32)).ok_or_else(truncated)? as usize;
+            let end = offset.checked_add(size).ok_or_else(truncated)?;
+            let path = bytes.get(offset..end).ok_or_else(truncated)?;
             interpreter = Some(
                 String::from_utf8_lossy(path)
                     .trim_end_matches('\0')

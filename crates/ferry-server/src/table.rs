@@ -187,6 +187,8 @@ pub struct Table<'a> {
 
 impl<'a> Table<'a> {
     pub fn new(schema: &'a ApiSchema, rows: usize, protocol: Protocol) -> Table<'a> {
+        // A hint only: never trust a client's count with an allocation.
+        let rows = rows.min(1 << 16);
         Table {
             columns: schema
                 .inputs

@@ -456,6 +456,22 @@ async fn oip_binary_tensors_round_trip() {
             .contains("the binary data 2"),
         "{reply}"
     );
+
+    // An unknown datatype cannot hide a huge shape behind a zero-length binary input.
+    let header =
+        json!({ "inputs": [{ "name": "island", "datatype": "FOO", "shape": [1_099_511_627_776_i64],
+        "parameters": { "binary_data_size": 0 } }] })
+        .to_string();
+    let length = header.len().to_string();
+    let (status, bytes, _) = call(
+        &state,
+        "POST",
+        "/v2/models/penguins/infer",
+        &[("inference-header-content-length", &length)],
+        header.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&bytes));
     // The CSV reader types these float32 columns as float64, so send the same values
     // the JSON way for the reference: float32 inputs are rounded to float32 by the
     // model either way.
@@ -556,6 +572,8 @@ async fn bad_requests_get_a_4xx_json_error_naming_the_problem() {
         ("POST", "/v2/models/penguins/infer", json, json!({ "inputs": [], "outputs": [{ "name": "proba_Dragon" }] }).to_string(), 400, "error", "unknown output \"proba_Dragon\""),
         ("POST", "/v2/models/penguins/infer", json, json!({ "inputs": [{ "name": "island", "datatype": "BYTES", "shape": [1, 3], "data": ["a", "b", "c"] }] }).to_string(), 400, "error", "expected [N] or [N, 1]"),
         ("POST", "/v2/models/penguins/infer", json, json!({ "input": [] }).to_string(), 400, "error", "unknown field `input`"),
+        ("POST", "/v2/models/penguins/infer", json, json!({ "inputs": [{ "name": "island", "datatype": "FOO", "shape": [1], "data": [null] }] }).to_string(), 400, "error", "unknown datatype \"FOO\""),
+        ("POST", "/v2/models/penguins/infer", json, json!({ "inputs": [], "outputs": [{ "name": "label" }, { "name": "label" }] }).to_string(), 400, "error", "requested twice"),
         ("POST", "/v2/models/penguins/infer", json, json!({ "inputs": [{ "name": "island", "datatype": "BYTES", "shape": [1_000_000_000_000_000_i64], "data": ["a"] }] }).to_string(), 400, "error", "data has 1"),
         ("POST", "/v2/models/penguins/infer", json, json!({ "inputs": [{ "name": "island", "datatype": "BYTES", "shape": [-1], "data": ["a"] }] }).to_string(), 400, "error", "negative dimension"),
         ("POST", "/v2/models/penguins/infer", json, json!({ "inputs": [{ "name": "island", "datatype": "BYTES", "shape": [4_294_967_296_i64, 4_294_967_296_i64, 4_294_967_296_i64], "data": ["a"] }] }).to_string(), 400, "error", "too large"),
@@ -617,6 +635,7 @@ async fn a_token_guards_everything_but_health() {
         (Some("Bearer nope"), 401),
         (Some("s3cret"), 401),
         (Some("Bearer s3cret"), 200),
+        (Some("bearer s3cret"), 200),
     ] {
         let mut headers = vec![("content-type", "application/json")];
         if let Some(auth) = auth {

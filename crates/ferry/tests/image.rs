@@ -248,6 +248,10 @@ fn the_archive_is_an_oci_layout_and_a_docker_archive_and_reproducible() {
     );
     assert_eq!(labels["io.ferry.model.penguins.version"], "1");
     assert_eq!(
+        labels["io.ferry.model.penguins.source"], "model.onnx",
+        "a file's name, not its path"
+    );
+    assert_eq!(
         labels["org.opencontainers.image.source"],
         "https://example.com/repo"
     );
@@ -308,6 +312,11 @@ fn bad_input_gets_a_clear_error_and_leaves_no_archive() {
     let out = dir.path().join("out.tar");
     let out_str = out.to_str().unwrap();
     let dynamic = BIN;
+    // `a` from model.txt and `a.txt` from a file without an extension: both a.txt.
+    let no_extension = dir.path().join("lightgbm-model");
+    std::fs::copy(model, &no_extension).unwrap();
+    let clash_a = format!("a={model}");
+    let clash_b = format!("a.txt={}", no_extension.display());
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec![
@@ -371,6 +380,12 @@ fn bad_input_gets_a_clear_error_and_leaves_no_archive() {
                 "novalue",
             ],
             "expected KEY=VALUE",
+        ),
+        (
+            vec![
+                &clash_a, &clash_b, "--tag", "a:1", "--output", out_str, "--server", server,
+            ],
+            "would both be stored as /models/a.txt",
         ),
     ];
     for (args, message) in cases {

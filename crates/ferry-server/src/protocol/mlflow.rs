@@ -50,20 +50,7 @@ async fn run(
     headers: &HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let batch = match media_type(headers).as_deref() {
-        Some("text/csv") => csv_table(loaded, &bytes)?,
-        // MLflow's own client always sends JSON; a missing type is read as JSON too.
-        Some("application/json") | None => json_table(loaded, &bytes)?,
-        Some(other) => {
-            return Err(ApiError::new(
-                ErrorKind::UnsupportedMediaType,
-                P,
-                format!(
-                    "content type {other:?} is not supported; send application/json or text/csv"
-                ),
-            ))
-        }
-    };
+    let batch = super::off_loop(loaded, headers, bytes, decode).await?;
     let n_rows = batch.num_rows();
     let predictions = score(loaded, batch, P).await?;
     let columns = Column::of(&predictions);
@@ -78,7 +65,7 @@ async fn run(
             key
         })
         .collect();
-    let mut out = Vec::with_capacity(32 + n_rows * 32 * names.len());
+    let mut out = Vec::with_capacity(n_rows.saturating_mul(32 * names.len()).min(1 << 26));
     out.extend_from_slice(b"{\"predictions\":[");
     for r in 0..n_rows {
         if r > 0 {
@@ -96,6 +83,23 @@ async fn run(
     }
     out.extend_from_slice(b"]}");
     Ok(json_response(out, n_rows))
+}
+
+fn decode(
+    loaded: &Loaded,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<arrow_array::RecordBatch, ApiError> {
+    match media_type(headers).as_deref() {
+        Some("text/csv") => csv_table(loaded, bytes),
+        // MLflow's own client always sends JSON; a missing type is read as JSON too.
+        Some("application/json") | None => json_table(loaded, bytes),
+        Some(other) => Err(ApiError::new(
+            ErrorKind::UnsupportedMediaType,
+            P,
+            format!("content type {other:?} is not supported; send application/json or text/csv"),
+        )),
+    }
 }
 
 fn json_table(loaded: &Loaded, bytes: &[u8]) -> Result<arrow_array::RecordBatch, ApiError> {

@@ -185,3 +185,25 @@ mod tests {
         assert!(bad.message.contains("not valid JSON"), "{}", bad.message);
     }
 }
+
+/// Bodies larger than this are parsed and validated on a blocking thread, so that a few
+/// large requests do not stall the event loop (and with it every other request).
+const LARGE_BODY: usize = 1 << 20;
+
+/// Runs a protocol's decoding step in place for small bodies, on a blocking thread for
+/// large ones.
+pub(crate) async fn off_loop<T: Send + 'static>(
+    loaded: &Arc<Loaded>,
+    headers: &HeaderMap,
+    bytes: Bytes,
+    decode: fn(&Loaded, &HeaderMap, &[u8]) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if bytes.len() <= LARGE_BODY {
+        return decode(loaded, headers, &bytes);
+    }
+    let (loaded, headers) = (loaded.clone(), headers.clone());
+    let protocol = Protocol::Ops;
+    tokio::task::spawn_blocking(move || decode(&loaded, &headers, &bytes))
+        .await
+        .map_err(|e| ApiError::new(ErrorKind::Internal, protocol, e.to_string()))?
+}

@@ -176,7 +176,17 @@ async fn run(
     headers: &HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let (json_part, mut binary) = split_binary(headers, &bytes)?;
+    let (batch, id, outputs) = super::off_loop(loaded, headers, bytes, decode).await?;
+    let n_rows = batch.num_rows();
+    let predictions = score(loaded, batch, P).await?;
+    Ok(respond(name, loaded, id, &predictions, &outputs, n_rows))
+}
+
+/// The request's table, its id, and the outputs asked for (index, as binary).
+type Decoded = (arrow_array::RecordBatch, Option<String>, Vec<(usize, bool)>);
+
+fn decode(loaded: &Loaded, headers: &HeaderMap, bytes: &[u8]) -> Result<Decoded, ApiError> {
+    let (json_part, mut binary) = split_binary(headers, bytes)?;
     let request: InferRequest = parse_json(json_part, P)?;
     let schema = &loaded.schema;
 
@@ -203,6 +213,17 @@ async fn run(
                             ),
                         )
                     })?;
+                if requested
+                    .iter()
+                    .filter(|other| other.name == o.name)
+                    .count()
+                    > 1
+                {
+                    return Err(ApiError::schema(
+                        P,
+                        format!("output {:?} is requested twice", o.name),
+                    ));
+                }
                 let binary = match o.parameters.get("binary_data") {
                     Some(_) => flag(&o.parameters, "binary_data")?,
                     None => binary_default,
@@ -215,6 +236,13 @@ async fn run(
     // Each input's elements, in request order (binary sections follow that order).
     let mut tensors = Vec::with_capacity(request.inputs.len());
     for input in &request.inputs {
+        let datatype = input.datatype.as_str();
+        if !numeric(datatype) && datatype != "BOOL" && datatype != "BYTES" {
+            return Err(ApiError::schema(
+                P,
+                format!("input {:?}: unknown datatype {datatype:?}", input.name),
+            ));
+        }
         let count = element_count(input)?;
         let elements = match input.parameters.get("binary_data_size") {
             Some(size) => {
@@ -291,16 +319,7 @@ async fn run(
     }
 
     let batch = table(schema, &tensors)?;
-    let n_rows = batch.num_rows();
-    let predictions = score(loaded, batch, P).await?;
-    Ok(respond(
-        name,
-        loaded,
-        request.id,
-        &predictions,
-        &outputs,
-        n_rows,
-    ))
+    Ok((batch, request.id, outputs))
 }
 
 /// Splits the body at `Inference-Header-Content-Length` into JSON and binary parts.
@@ -670,7 +689,11 @@ fn respond(
 ) -> Response {
     let columns = Column::of(predictions);
     let schema = &loaded.schema;
-    let mut json = Vec::with_capacity(64 + n_rows * 24 * outputs.len());
+    let mut json = Vec::with_capacity(
+        64usize
+            .saturating_add(n_rows.saturating_mul(24 * schema.outputs.len()))
+            .min(1 << 26),
+    );
     let mut binary = Vec::new();
     json.extend_from_slice(b"{\"model_name\":");
     crate::score::write_str(&mut json, name);

@@ -103,6 +103,28 @@ async fn run(
     headers: &HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
+    let batch = super::off_loop(loaded, headers, bytes, decode).await?;
+    let n_rows = batch.num_rows();
+    let predictions = score(loaded, batch, P).await?;
+    let columns = Column::of(&predictions);
+    let mut out = Vec::with_capacity(n_rows.saturating_mul(24 * columns.len()).min(1 << 26));
+    out.extend_from_slice(b"{\"predict\":");
+    columns[0].write_all(&mut out, n_rows);
+    for (spec, column) in loaded.schema.outputs.iter().zip(&columns).skip(1) {
+        out.push(b',');
+        write_str(&mut out, &spec.name);
+        out.push(b':');
+        column.write_all(&mut out, n_rows);
+    }
+    out.push(b'}');
+    Ok(json_response(out, n_rows))
+}
+
+fn decode(
+    loaded: &Loaded,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<arrow_array::RecordBatch, ApiError> {
     // vetiver-python's client posts a JSON string with no content type at all.
     match media_type(headers).as_deref() {
         None | Some("application/json") => {}
@@ -114,7 +136,7 @@ async fn run(
             ))
         }
     }
-    let value: Value = parse_json(&bytes, P)?;
+    let value: Value = parse_json(bytes, P)?;
     let rows = match &value {
         Value::Array(rows) => rows.as_slice(),
         // One row object on its own.
@@ -128,19 +150,5 @@ async fn run(
     };
     let mut table = Table::new(&loaded.schema, rows.len(), P);
     table.push_records(rows)?;
-    let batch = table.finish()?;
-    let n_rows = batch.num_rows();
-    let predictions = score(loaded, batch, P).await?;
-    let columns = Column::of(&predictions);
-    let mut out = Vec::with_capacity(32 + n_rows * 24 * columns.len());
-    out.extend_from_slice(b"{\"predict\":");
-    columns[0].write_all(&mut out, n_rows);
-    for (spec, column) in loaded.schema.outputs.iter().zip(&columns).skip(1) {
-        out.push(b',');
-        write_str(&mut out, &spec.name);
-        out.push(b':');
-        column.write_all(&mut out, n_rows);
-    }
-    out.push(b'}');
-    Ok(json_response(out, n_rows))
+    table.finish()
 }

@@ -25,6 +25,14 @@ fn servable(
         ferry_import::import(&m.bytes, &options)
             .with_context(|| format!("{}: ferry cannot serve this model", m.source))?;
     }
+    let mut files: Vec<String> = models.iter().map(image_file_name).collect();
+    files.sort_unstable();
+    if let Some(w) = files.windows(2).find(|w| w[0] == w[1]) {
+        bail!(
+            "two models would both be stored as /models/{}; rename one with NAME=PATH",
+            w[0]
+        );
+    }
     Ok(models)
 }
 
@@ -55,7 +63,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// OCI labels: what the image is, and for each model its version, checksum and origin.
-fn labels(models: &[Resolved], extra: &[String]) -> Result<BTreeMap<String, String>> {
+fn labels(models: &[Resolved], extra: &[String], port: u16) -> Result<BTreeMap<String, String>> {
     let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
     let mut labels = BTreeMap::from([
         (
@@ -65,7 +73,7 @@ fn labels(models: &[Resolved], extra: &[String]) -> Result<BTreeMap<String, Stri
         (
             "org.opencontainers.image.description".to_string(),
             format!(
-                "ferry serve {}: Open Inference Protocol v2, MLflow and vetiver APIs on port 8080",
+                "ferry serve {}: Open Inference Protocol v2, MLflow and vetiver APIs on port {port}",
                 names.join(", ")
             ),
         ),
@@ -78,7 +86,16 @@ fn labels(models: &[Resolved], extra: &[String]) -> Result<BTreeMap<String, Stri
         let key = |field: &str| format!("io.ferry.model.{}.{field}", m.name);
         labels.insert(key("version"), m.version.clone());
         labels.insert(key("sha256"), sha256_hex(&m.bytes));
-        labels.insert(key("source"), m.source.clone());
+        // A file's name only, not its path: the same model gives the same image
+        // wherever it was built from.
+        let source = if m.version == "1" && !m.source.contains('@') {
+            Path::new(&m.source)
+                .file_name()
+                .map_or_else(|| m.source.clone(), |f| f.to_string_lossy().into_owned())
+        } else {
+            m.source.clone()
+        };
+        labels.insert(key("source"), source);
     }
     for label in extra {
         let Some((k, v)) = label.split_once('=') else {
@@ -119,7 +136,7 @@ pub fn image(args: &ImageArgs) -> Result<()> {
             })
             .collect(),
         port: args.port,
-        labels: labels(&models, &args.label)?,
+        labels: labels(&models, &args.label, args.port)?,
         created: created()?,
     };
     let built = ferry_image::build(&spec, &args.output)?;
@@ -181,7 +198,7 @@ pub fn dockerfile(args: &DockerfileArgs) -> Result<()> {
         write(&format!("models/{file}"), &m.bytes)?;
         cmd.push(format!("{}={MODEL_DIR}/{file}", m.name));
     }
-    let labels = labels(&models, &[])?;
+    let labels = labels(&models, &[], args.port)?;
     let mut text = String::new();
     text.push_str(&format!(
         "# Written by ferry {version} (`ferry dockerfile`). Build with: docker build -t NAME:TAG .\n\
@@ -191,9 +208,10 @@ pub fn dockerfile(args: &DockerfileArgs) -> Result<()> {
          COPY etc/passwd etc/group /etc/\n\
          COPY ferry /usr/local/bin/ferry\n\
          COPY models/ {MODEL_DIR}/\n\
+         COPY --chown={UID}:{UID} home/ /home/\n\
          USER {UID}:{UID}\n\
-         WORKDIR /\n\
-         ENV FERRY_HOST=0.0.0.0 FERRY_PORT={port}\n\
+         WORKDIR /home/ferry\n\
+         ENV FERRY_HOST=0.0.0.0 FERRY_PORT={port} HOME=/home/ferry\n\
          EXPOSE {port}\n",
         version = env!("CARGO_PKG_VERSION"),
         server = server_path.display(),
@@ -211,11 +229,12 @@ pub fn dockerfile(args: &DockerfileArgs) -> Result<()> {
     text.push_str(&format!("CMD {}\n", serde_json::to_string(&cmd)?));
     write("Dockerfile", text.as_bytes())?;
     write(".dockerignore", b"Dockerfile\n.dockerignore\n")?;
-    let staged = staging.keep();
     if output.exists() {
         std::fs::remove_dir(output).with_context(|| output.display().to_string())?;
     }
-    std::fs::rename(&staged, output).with_context(|| output.display().to_string())?;
+    // Renamed while `staging` still owns it: on failure it is removed on drop.
+    std::fs::rename(staging.path(), output).with_context(|| output.display().to_string())?;
+    let _ = staging.keep();
     eprintln!(
         "ferry: wrote {}/Dockerfile and its build context",
         output.display()
