@@ -166,26 +166,6 @@ pub(crate) fn json_response(body: Vec<u8>, rows: usize) -> Response {
     response
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn python_nan_and_infinity_tokens_are_read() {
-        let value: serde_json::Value = parse_json(
-            br#"{"a": [NaN, Infinity, -Infinity, 1.5], "s": "NaN \" Infinity"}"#,
-            Protocol::Mlflow,
-        )
-        .unwrap();
-        assert_eq!(value["a"][0], serde_json::Value::Null);
-        assert_eq!(value["a"][1].as_f64(), Some(f64::MAX));
-        assert_eq!(value["a"][2].as_f64(), Some(f64::MIN));
-        assert_eq!(value["s"], "NaN \" Infinity");
-        let bad = parse_json::<serde_json::Value>(b"[NaN,", Protocol::Oip).unwrap_err();
-        assert!(bad.message.contains("not valid JSON"), "{}", bad.message);
-    }
-}
-
 /// Bodies larger than this are parsed and validated on a blocking thread, so that a few
 /// large requests do not stall the event loop (and with it every other request).
 const LARGE_BODY: usize = 1 << 20;
@@ -206,4 +186,24 @@ pub(crate) async fn off_loop<T: Send + 'static>(
     tokio::task::spawn_blocking(move || decode(&loaded, &headers, &bytes))
         .await
         .map_err(|e| ApiError::new(ErrorKind::Internal, protocol, e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_nan_and_infinity_tokens_are_read() {
+        let value: serde_json::Value = parse_json(
+            br#"{"a": [NaN, Infinity, -Infinity, 1.5], "s": "NaN \" Infinity"}"#,
+            Protocol::Mlflow,
+        )
+        .unwrap();
+        assert_eq!(value["a"][0], serde_json::Value::Null);
+        assert_eq!(value["a"][1].as_f64(), Some(f64::MAX));
+        assert_eq!(value["a"][2].as_f64(), Some(f64::MIN));
+        assert_eq!(value["s"], "NaN \" Infinity");
+        let bad = parse_json::<serde_json::Value>(b"[NaN,", Protocol::Oip).unwrap_err();
+        assert!(bad.message.contains("not valid JSON"), "{}", bad.message);
+    }
 }
