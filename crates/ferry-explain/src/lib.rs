@@ -103,6 +103,12 @@ pub struct Importance {
 /// Deeper trees are summarised, not printed as rules (which grow with the depth).
 const MAX_RULE_DEPTH: usize = 64;
 
+/// The tree to print as rules: a single tree (see [`rules::single_tree`]) no deeper
+/// than [`MAX_RULE_DEPTH`].
+fn printable_tree(ensemble: &ferry_ir::TreeEnsemble) -> Option<Vec<&ferry_ir::Tree>> {
+    rules::single_tree(ensemble).filter(|trees| trees.iter().all(|t| depth(t) <= MAX_RULE_DEPTH))
+}
+
 /// A tree's depth, without recursion (a model file's tree may be a chain of any
 /// length); a node reached twice (a malformed file) is not followed again.
 fn depth(tree: &ferry_ir::Tree) -> usize {
@@ -245,8 +251,12 @@ pub fn explain(model: &Model) -> Explanation {
             _ => format!("score[{k}]"),
         }
     };
-    let estimator = match &model.estimator {
-        Estimator::Linear(linear) => {
+    let printable = match &model.estimator {
+        Estimator::Trees(ensemble) => printable_tree(ensemble),
+        Estimator::Linear(_) => None,
+    };
+    let estimator = match (&model.estimator, printable) {
+        (Estimator::Linear(linear), _) => {
             let n = linear.intercepts.len();
             let equations = (0..n)
                 .map(|k| {
@@ -291,11 +301,7 @@ pub fn explain(model: &Model) -> Explanation {
             groups.sort_by(|a, b| b.max_abs.total_cmp(&a.max_abs));
             Body::Linear { equations, groups }
         }
-        Estimator::Trees(ensemble)
-            if rules::single_tree(ensemble).is_some()
-                && ensemble.trees.iter().all(|t| depth(t) <= MAX_RULE_DEPTH) =>
-        {
-            let trees = rules::single_tree(ensemble).unwrap_or_default();
+        (Estimator::Trees(ensemble), Some(trees)) => {
             let rules = rules::rules(model, ensemble, &trees);
             Body::Tree {
                 precision: match ensemble.feature_precision {
@@ -306,7 +312,7 @@ pub fn explain(model: &Model) -> Explanation {
                 rules,
             }
         }
-        Estimator::Trees(ensemble) => {
+        (Estimator::Trees(ensemble), None) => {
             let mut counts = vec![0usize; model.n_features()];
             let mut leaves = 0;
             for tree in &ensemble.trees {

@@ -229,6 +229,16 @@ pub fn condition(c: &Condition) -> String {
     text
 }
 
+/// A rule's conditions joined with "and" (empty when the rule always holds).
+fn when(rule: &Rule) -> String {
+    rule.conditions
+        .iter()
+        .map(condition)
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
 fn cmp_note(precision: &str) -> String {
     format!("(feature values are compared as {precision}; thresholds are shown as float64)")
 }
@@ -299,16 +309,9 @@ pub fn text(e: &Explanation) -> String {
             );
             let _ = writeln!(out, "rules (one per leaf):");
             for (i, rule) in rules.iter().enumerate() {
-                let conditions: Vec<String> = rule
-                    .conditions
-                    .iter()
-                    .map(condition)
-                    .filter(|c| !c.is_empty())
-                    .collect();
-                let when = if conditions.is_empty() {
-                    "always".to_string()
-                } else {
-                    conditions.join(" and ")
+                let when = match when(rule) {
+                    w if w.is_empty() => "always".to_string(),
+                    w => w,
                 };
                 let _ = writeln!(out, "  {:>3}. if {when}: {}", i + 1, leaf_text(rule));
             }
@@ -429,17 +432,11 @@ pub fn markdown(e: &Explanation) -> String {
                 cmp_note(precision)
             );
             for (i, rule) in rules.iter().enumerate() {
-                let conditions: Vec<String> = rule
-                    .conditions
-                    .iter()
-                    .map(condition)
-                    .filter(|c| !c.is_empty())
-                    .collect();
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} |",
                     i + 1,
-                    conditions.join(" and ").replace('|', "\\|"),
+                    when(rule).replace('|', "\\|"),
                     leaf_text(rule)
                 );
             }

@@ -27,6 +27,16 @@ pub use reference::Reference;
 
 /// The non-root user the server runs as (distroless' `nonroot`).
 pub const UID: u32 = 65532;
+/// `/etc/passwd` of an image: root and the server's user, without a login shell.
+pub fn passwd() -> String {
+    format!("root:x:0:0:root:/root:/sbin/nologin\nferry:x:{UID}:{UID}:ferry:/home/ferry:/sbin/nologin\n")
+}
+
+/// `/etc/group` of an image.
+pub fn group() -> String {
+    format!("root:x:0:\nferry:x:{UID}:\n")
+}
+
 /// Where the models are in the image.
 pub const MODEL_DIR: &str = "/models";
 
@@ -104,8 +114,7 @@ pub fn build(spec: &ImageSpec, output: &Path) -> Result<Built, ImageError> {
         source,
     };
 
-    let passwd = format!("root:x:0:0:root:/root:/sbin/nologin\nferry:x:{UID}:{UID}:ferry:/home/ferry:/sbin/nologin\n");
-    let group = format!("root:x:0:\nferry:x:{UID}:\n");
+    let (passwd, group) = (passwd(), group());
     let mtime = spec.created;
     let base = layer::build(
         &[

@@ -69,7 +69,7 @@ impl<'a> Column<'a> {
     pub fn write(&self, out: &mut Vec<u8>, r: usize) {
         match self {
             Column::F64(v) => write_f64(out, v[r]),
-            Column::I64(v) => out.extend_from_slice(itoa(v[r]).as_bytes()),
+            Column::I64(v) => out.extend_from_slice(v[r].to_string().as_bytes()),
             Column::Str(v) if v.is_null(r) => out.extend_from_slice(b"null"),
             Column::Str(v) => write_str(out, v.value(r)),
         }
@@ -86,10 +86,6 @@ impl<'a> Column<'a> {
         }
         out.push(b']');
     }
-}
-
-fn itoa(v: i64) -> String {
-    v.to_string()
 }
 
 pub(crate) fn write_f64(out: &mut Vec<u8>, v: f64) {

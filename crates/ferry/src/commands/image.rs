@@ -187,11 +187,8 @@ pub fn dockerfile(args: &DockerfileArgs) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(root.join("ferry"), std::fs::Permissions::from_mode(0o755))?;
     }
-    write("etc/passwd", format!("root:x:0:0:root:/root:/sbin/nologin\nferry:x:{UID}:{UID}:ferry:/home/ferry:/sbin/nologin\n").as_bytes())?;
-    write(
-        "etc/group",
-        format!("root:x:0:\nferry:x:{UID}:\n").as_bytes(),
-    )?;
+    write("etc/passwd", ferry_image::passwd().as_bytes())?;
+    write("etc/group", ferry_image::group().as_bytes())?;
     let mut cmd = Vec::new();
     for m in &models {
         let file = image_file_name(m);
