@@ -350,8 +350,15 @@ fn average_row(precision: Precision, avg: &trees::Averaging, raw: &[f64], out: &
     }
 }
 
-/// Index of the first maximum, as numpy's `argmax` (NaN never wins).
+/// The label of a row whose probabilities are missing (a PMML null prediction).
+pub const NO_LABEL: u32 = u32::MAX;
+
+/// Index of the first maximum, as numpy's `argmax`; [`NO_LABEL`] when a value is
+/// missing.
 pub fn argmax(values: &[f64]) -> u32 {
+    if values.iter().any(|v| v.is_nan()) {
+        return NO_LABEL;
+    }
     let mut best = 0;
     for (i, v) in values.iter().enumerate().skip(1) {
         if *v > values[best] {

@@ -57,17 +57,25 @@ pub fn to_record_batch(
                         .iter()
                         .map(|c| c.parse().unwrap_or_default())
                         .collect();
-                    Arc::new(Int64Array::from_iter_values(
-                        labels.iter().map(|l| codes[*l as usize]),
+                    // A missing label (NO_LABEL) is null.
+                    Arc::new(Int64Array::from_iter(
+                        labels.iter().map(|l| codes.get(*l as usize).copied()),
                     ))
                 } else {
-                    Arc::new(StringArray::from_iter_values(
-                        labels.iter().map(|l| classes[*l as usize].as_str()),
+                    Arc::new(StringArray::from_iter(
+                        labels
+                            .iter()
+                            .map(|l| classes.get(*l as usize).map(String::as_str)),
                     ))
                 }
             }
         };
-        fields.push(Field::new(&column.name, array.data_type().clone(), false));
+        let nullable = array.null_count() > 0;
+        fields.push(Field::new(
+            &column.name,
+            array.data_type().clone(),
+            nullable,
+        ));
         arrays.push(array);
     }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)

@@ -20,6 +20,13 @@ pub(crate) fn apply<S: Float>(transform: Transform, raw: &[f64], out: &mut [f64]
             }
         }
         Transform::Softmax => softmax::<S>(raw, out),
+        // GLM links (PMML) are computed in float64, as JPMML does.
+        Transform::Link { link, complement } => {
+            for (o, r) in out.iter_mut().zip(raw) {
+                let p = link.apply(*r);
+                *o = S::from_f64(if complement { 1.0 - p } else { p }).to_f64();
+            }
+        }
     }
 }
 

@@ -224,6 +224,32 @@ fn link(model: &Model) -> String {
         (Transform::Softmax, _) => {
             "P(class k) = exp(score[k]) / sum over j of exp(score[j])  (softmax)".into()
         }
+        (Transform::Link { link, complement }, classes) => {
+            let f = match link {
+                ferry_ir::Link::Probit => "Phi(score), the standard normal distribution".into(),
+                ferry_ir::Link::Cloglog => "1 - exp(-exp(score))".into(),
+                ferry_ir::Link::Loglog => "exp(-exp(-score))".into(),
+                ferry_ir::Link::Cauchit => "0.5 + atan(score) / pi".into(),
+                ferry_ir::Link::Power { exponent } => format!("score^{exponent}"),
+            };
+            match classes {
+                Some(c) if binary_single && complement => format!(
+                    "P({}) = {f}, P({}) = 1 - P({})  ({} link)",
+                    c[0],
+                    c[1],
+                    c[0],
+                    link.name()
+                ),
+                Some(c) if binary_single => format!(
+                    "P({}) = {f}, P({}) = 1 - P({})  ({} link)",
+                    c[1],
+                    c[0],
+                    c[1],
+                    link.name()
+                ),
+                _ => format!("value = {f} for each score  ({} link)", link.name()),
+            }
+        }
     }
 }
 

@@ -301,6 +301,17 @@ fn transform(transform: Transform, scores: &[f64]) -> Vec<f64> {
     match transform {
         Transform::Identity => scores.to_vec(),
         Transform::Exp => scores.iter().map(|s| s.exp()).collect(),
+        Transform::Link { link, complement } => scores
+            .iter()
+            .map(|s| {
+                let p = link.apply(*s);
+                if complement {
+                    1.0 - p
+                } else {
+                    p
+                }
+            })
+            .collect(),
         Transform::Logistic { scale } => scores
             .iter()
             .map(|s| 1.0 / (1.0 + (-scale * s).exp()))

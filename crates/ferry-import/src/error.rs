@@ -4,7 +4,7 @@ pub enum ImportError {
     #[error("the model file is empty")]
     Empty,
     #[error(
-        "not a model file ferry can read (expected ONNX, XGBoost JSON/UBJSON, LightGBM text or ferry IR JSON)"
+        "not a model file ferry can read (expected ONNX, PMML, XGBoost JSON/UBJSON, LightGBM text or ferry IR JSON)"
     )]
     UnknownFormat,
     #[error("{format}: {message}")]

@@ -1,5 +1,5 @@
 //! Model importers: turn a model file into a validated [`ferry_ir::Model`]: XGBoost
-//! JSON/UBJSON, LightGBM text, ONNX (skl2onnx, onnxmltools) and ferry IR JSON.
+//! JSON/UBJSON, LightGBM text, ONNX (skl2onnx, onnxmltools), PMML and ferry IR JSON.
 //!
 //! Each format is one module implementing [`Format`]: `sniff` recognises the bytes,
 //! `import` translates them. The format is always detected from content, never from the
@@ -13,6 +13,7 @@ mod ir_json;
 mod json;
 mod lightgbm;
 mod onnx;
+mod pmml;
 mod xgboost;
 
 pub use error::ImportError;
@@ -35,6 +36,20 @@ pub trait Format: Sync {
     fn sniff(&self, bytes: &[u8]) -> bool;
     /// Translates the file into a validated model.
     fn import(&self, bytes: &[u8], options: &ImportOptions) -> Result<Model, ImportError>;
+    /// Largest file of this format ferry reads; callers check it before reading a file
+    /// whole (see [`max_bytes`]).
+    fn max_bytes(&self) -> u64 {
+        u64::MAX
+    }
+}
+
+/// The size limit of the format the first bytes of a file (`head`, a few KiB) show, so
+/// that a huge hostile file is refused before it is read into memory.
+pub fn max_bytes(head: &[u8]) -> Option<(&'static str, u64)> {
+    formats()
+        .iter()
+        .find(|f| f.sniff(head))
+        .map(|f| (f.name(), f.max_bytes()))
 }
 
 /// Every known format, in sniffing order.
@@ -45,6 +60,7 @@ pub fn formats() -> &'static [&'static dyn Format] {
         &xgboost::XgboostUbjson,
         &lightgbm::LightgbmText,
         &onnx::Onnx,
+        &pmml::Pmml,
     ]
 }
 

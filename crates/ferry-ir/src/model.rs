@@ -212,6 +212,50 @@ pub enum Transform {
     Softmax,
     /// `exp(x)` applied to each score (log link: Poisson, Gamma, Tweedie).
     Exp,
+    /// A GLM's inverse link applied to each score (PMML). With `complement`, `1 - F(x)`:
+    /// for a binary classifier whose link gives the first class's probability, the
+    /// transformed score is still the second class's.
+    Link { link: Link, complement: bool },
+}
+
+/// Inverse link functions of generalised linear models beyond logit and log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "f"))]
+pub enum Link {
+    /// The standard normal distribution function Φ(x).
+    Probit,
+    /// `1 - exp(-exp(x))`.
+    Cloglog,
+    /// `exp(-exp(-x))`.
+    Loglog,
+    /// `0.5 + atan(x) / π`.
+    Cauchit,
+    /// `x^exponent` (a power link `η = μ^p` has the inverse exponent `1/p`).
+    Power { exponent: f64 },
+}
+
+impl Link {
+    /// The reference implementation, in float64.
+    pub fn apply(self, x: f64) -> f64 {
+        match self {
+            Link::Probit => 0.5 * libm::erfc(-x / std::f64::consts::SQRT_2),
+            Link::Cloglog => 1.0 - (-x.exp()).exp(),
+            Link::Loglog => (-(-x).exp()).exp(),
+            Link::Cauchit => 0.5 + x.atan() / std::f64::consts::PI,
+            Link::Power { exponent } => x.powf(exponent),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Link::Probit => "probit",
+            Link::Cloglog => "cloglog",
+            Link::Loglog => "loglog",
+            Link::Cauchit => "cauchit",
+            Link::Power { .. } => "power",
+        }
+    }
 }
 
 impl Transform {
@@ -221,6 +265,7 @@ impl Transform {
             Transform::Logistic { .. } => "logistic",
             Transform::Softmax => "softmax",
             Transform::Exp => "exp",
+            Transform::Link { link, .. } => link.name(),
         }
     }
 }

@@ -92,6 +92,8 @@ impl Tree {
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Node {
     Split(Split),
+    /// A leaf. A NaN value is a missing prediction (a PMML tree's null prediction): it
+    /// makes the row's score missing.
     Leaf {
         #[cfg_attr(feature = "serde", serde(with = "crate::float_serde::scalar"))]
         value: f64,

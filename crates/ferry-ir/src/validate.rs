@@ -228,7 +228,8 @@ fn validate_trees(ensemble: &TreeEnsemble, n_inputs: usize) -> Result<(), IrErro
         while let Some(at) = stack.pop() {
             match &tree.nodes[at] {
                 Node::Leaf { value } => {
-                    if !value.is_finite() {
+                    // NaN is allowed: the null prediction of a PMML tree.
+                    if value.is_infinite() {
                         return Err(err(at, format!("leaf value {value} is not finite")));
                     }
                 }

@@ -7,6 +7,7 @@
 
 use ferry_ir::{BinaryFn, CompareOp, Expr as Ir, Model, Precision, UnaryFn, Unseen};
 
+use crate::dialect::Math;
 use crate::expr::{bin, internal, Expr, Op};
 use crate::{f32_if, in_precision, SqlError};
 
@@ -232,12 +233,69 @@ fn unary(f: UnaryFn, x: Expr, p: Precision) -> Result<Expr, SqlError> {
                 ]),
             ),
         ),
-        UnaryFn::Ln | UnaryFn::Sqrt | UnaryFn::Floor | UnaryFn::Ceil => {
-            return Err(SqlError::NotYet(format!(
-                "the preprocessing function {f:?} is not compiled to SQL yet"
-            )))
-        }
+        // Outside their domain LN and SQRT raise in some engines (PostgreSQL) and give
+        // NULL in others: NULL everywhere, the missing value the IR's NaN stands for.
+        // (ln(0) is -inf in the IR and NULL here.)
+        UnaryFn::Ln => Expr::Case(
+            vec![(
+                bin(x.clone(), Op::Gt, Expr::Float(0.0)),
+                f32_if(p, Expr::Math(Math::Ln, vec![x])),
+            )],
+            Box::new(Expr::Null),
+        ),
+        UnaryFn::Sqrt => Expr::Case(
+            vec![(
+                bin(x.clone(), Op::Ge, Expr::Float(0.0)),
+                f32_if(p, Expr::Math(Math::Sqrt, vec![x])),
+            )],
+            Box::new(Expr::Null),
+        ),
+        UnaryFn::Floor => Expr::Math(Math::Floor, vec![x]),
+        UnaryFn::Ceil => Expr::Math(Math::Ceil, vec![x]),
     })
+}
+
+/// `a ^ b`: small whole constant exponents as products (exact for squares, within an
+/// ulp otherwise); else POWER on a positive base, and 0 or 1 for a zero base. A
+/// negative base with a computed exponent is NULL (NaN in the IR for fractional
+/// exponents).
+pub(crate) fn power(a: Expr, b: Expr) -> Expr {
+    if let Expr::Float(n) = b {
+        if n.fract() == 0.0 && (1.0..=8.0).contains(&n.abs()) {
+            let mut acc = a.clone();
+            for _ in 1..(n.abs() as usize) {
+                acc = bin(acc, Op::Mul, a.clone());
+            }
+            return if n > 0.0 {
+                acc
+            } else {
+                bin(Expr::Float(1.0), Op::Div, acc)
+            };
+        }
+        if n == 0.0 {
+            return Expr::Case(
+                vec![(Expr::IsNull(Box::new(a)), Expr::Null)],
+                Box::new(Expr::Float(1.0)),
+            );
+        }
+    }
+    Expr::Case(
+        vec![
+            (
+                bin(a.clone(), Op::Gt, Expr::Float(0.0)),
+                Expr::Math(Math::Power, vec![a.clone(), b.clone()]),
+            ),
+            (
+                Expr::And(vec![
+                    bin(a.clone(), Op::Le, Expr::Float(0.0)),
+                    bin(a, Op::Ge, Expr::Float(0.0)),
+                    bin(b.clone(), Op::Gt, Expr::Float(0.0)),
+                ]),
+                Expr::Float(0.0),
+            ),
+        ],
+        Box::new(Expr::Null),
+    )
 }
 
 fn binary(f: BinaryFn, a: Expr, b: Expr) -> Result<Expr, SqlError> {
@@ -257,10 +315,6 @@ fn binary(f: BinaryFn, a: Expr, b: Expr) -> Result<Expr, SqlError> {
                 Box::new(b),
             )
         }
-        BinaryFn::Pow => {
-            return Err(SqlError::NotYet(
-                "the preprocessing function Pow is not compiled to SQL yet".into(),
-            ))
-        }
+        BinaryFn::Pow => power(a, b),
     })
 }

@@ -37,6 +37,17 @@ pub enum FunctionStyle {
 }
 
 /// The per-engine parts of the SQL ferry writes.
+/// Math functions the derived columns use, named per dialect by [`Dialect::math`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Math {
+    Ln,
+    Sqrt,
+    Floor,
+    Ceil,
+    Power,
+    Atan,
+}
+
 pub trait Dialect: Sync {
     /// The `--dialect` name.
     fn name(&self) -> &'static str;
@@ -92,6 +103,17 @@ pub trait Dialect: Sync {
 
     /// Arguments of EXP are clamped below at this value in engines that raise an error
     /// on underflow instead of returning 0.
+    /// The name of a math function (standard SQL spells most of them alike).
+    fn math(&self, f: Math) -> &'static str {
+        match f {
+            Math::Ln => "LN",
+            Math::Sqrt => "SQRT",
+            Math::Floor => "FLOOR",
+            Math::Ceil => "CEIL",
+            Math::Power => "POWER",
+            Math::Atan => "ATAN",
+        }
+    }
     fn exp_floor(&self) -> Option<f64> {
         None
     }
@@ -327,6 +349,14 @@ impl Dialect for SqlServer {
     }
     fn float32(&self) -> Option<Float32> {
         Some(Float32::Cast("REAL"))
+    }
+    /// SQL Server's natural logarithm is LOG; CEIL is CEILING.
+    fn math(&self, f: Math) -> &'static str {
+        match f {
+            Math::Ln => "LOG",
+            Math::Ceil => "CEILING",
+            other => Ansi.math(other),
+        }
     }
     /// GREATEST arrived only in SQL Server 2022.
     fn greatest(&self) -> Option<&'static str> {

@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use crate::dialect::{Dialect, Float32};
+use crate::dialect::{Dialect, Float32, Math};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Expr {
@@ -45,6 +45,8 @@ pub(crate) enum Expr {
     },
     /// The largest of the values (none is NULL).
     Greatest(Vec<Expr>),
+    /// A math function, spelled by the dialect.
+    Math(Math, Vec<Expr>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +87,8 @@ impl Expr {
         match self {
             Expr::Internal(name) => out.push_str(name),
             Expr::Column(name) => d.quote_ident(name, out),
+            // A NaN leaf (a PMML null prediction) is NULL.
+            Expr::Float(x) if x.is_nan() => out.push_str("NULL"),
             Expr::Float(x) => d.float(*x, out),
             Expr::Int(i) => {
                 if *i < 0 {
@@ -178,6 +182,10 @@ impl Expr {
                 }
                 None => x.render(d, out),
             },
+            Expr::Math(f, args) => {
+                out.push_str(d.math(*f));
+                join(d, out, args, ", ");
+            }
             Expr::Exp(x, float32) => {
                 out.push_str("EXP(");
                 // Keeps engines that raise on underflow (PostgreSQL, also when a

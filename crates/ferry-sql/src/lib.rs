@@ -390,6 +390,38 @@ impl<'a> Compiler<'a> {
 
         // Transform.
         let transformed: Vec<Expr> = match self.model.transform {
+            Transform::Link { link, complement } => {
+                let exp = |x: Expr| Expr::Exp(Box::new(x), false);
+                let neg = |x: Expr| bin(Expr::Float(0.0), Op::Sub, x);
+                let one_minus = |x: Expr| bin(Expr::Float(1.0), Op::Sub, x);
+                let mut out = Vec::new();
+                for a in scores {
+                    let p = match link {
+                        ferry_ir::Link::Cloglog => one_minus(exp(neg(exp(a)))),
+                        ferry_ir::Link::Loglog => exp(neg(exp(neg(a)))),
+                        ferry_ir::Link::Cauchit => Expr::Sum(vec![
+                            Expr::Float(0.5),
+                            bin(
+                                Expr::Math(dialect::Math::Atan, vec![a]),
+                                Op::Div,
+                                Expr::Float(std::f64::consts::PI),
+                            ),
+                        ]),
+                        ferry_ir::Link::Power { exponent } => {
+                            derived::power(a, Expr::Float(exponent))
+                        }
+                        ferry_ir::Link::Probit => {
+                            return Err(SqlError::NotYet(
+                                "the probit link needs the normal distribution function, \
+                                 which SQL engines do not have"
+                                    .into(),
+                            ))
+                        }
+                    };
+                    out.push(if complement { one_minus(p) } else { p });
+                }
+                out
+            }
             Transform::Identity => scores,
             Transform::Exp => scores
                 .into_iter()
@@ -478,7 +510,20 @@ impl<'a> Compiler<'a> {
                     if literals.len() == 1 {
                         literals[0].clone()
                     } else {
-                        pick_first_max(&values, &literals)
+                        // No label where a probability is missing (a PMML null
+                        // prediction), as `ferry predict`.
+                        Expr::Case(
+                            vec![(
+                                Expr::Or(
+                                    values
+                                        .iter()
+                                        .map(|v| Expr::IsNull(Box::new(v.clone())))
+                                        .collect(),
+                                ),
+                                Expr::Null,
+                            )],
+                            Box::new(pick_first_max(&values, &literals)),
+                        )
                     }
                 }
             };

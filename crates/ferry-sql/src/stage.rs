@@ -67,6 +67,10 @@ impl Stager {
                 let (v, l) = self.stage_all(v);
                 (Expr::Greatest(v), l)
             }
+            Expr::Math(f, v) => {
+                let (v, l) = self.stage_all(v);
+                (Expr::Math(f, v), l)
+            }
             Expr::IsNull(x) => {
                 let (x, l) = self.stage(*x);
                 (Expr::IsNull(Box::new(x)), l)

@@ -7,7 +7,9 @@
 //! A tree is a nested CASE (one comparison per level), or, where the dialect limits CASE
 //! nesting below the tree's depth, a flat CASE with one WHEN per leaf.
 
-use ferry_ir::{Cmp, Direction, Input, Missing, Node, Precision, Split, Test, Tree, TreeEnsemble};
+use ferry_ir::{
+    Cmp, Direction, Input, Missing, Node, Precision, Split, Test, Tree, TreeEnsemble, Unseen,
+};
 
 use crate::boundary::float32_boundary;
 use crate::expr::{bin, Expr, Op};
@@ -54,7 +56,12 @@ impl TreeLowering<'_> {
                 }
             }
         };
-        Expr::Float(v)
+        if v.is_nan() {
+            // A PMML tree's null prediction.
+            Expr::Null
+        } else {
+            Expr::Float(v)
+        }
     }
 
     /// The subtree at `at` as CASEs nested at most `budget` deep: one comparison per
@@ -144,7 +151,7 @@ impl TreeLowering<'_> {
         let input = &self.inputs[split.feature];
         match (&split.test, &input.levels) {
             (Test::Categorical { categories, listed }, Some(levels)) => {
-                named_categories(x, levels, categories, *listed, split.missing)
+                named_categories(x, levels, categories, *listed, split.missing, input.unseen)
             }
             (Test::Categorical { categories, listed }, None) => {
                 coded_categories(x, categories, *listed, split.missing)
@@ -167,12 +174,22 @@ impl TreeLowering<'_> {
                         d
                     }
                 };
-                if let Some((cmp, b)) = lowered {
-                    let op = match cmp {
-                        Cmp::Lt => Op::Lt,
-                        Cmp::Le => Op::Le,
-                    };
-                    rules.push((bin(x, op, Expr::Float(b)), Direction::Left));
+                match lowered {
+                    // An infinite threshold (HistGradientBoosting's PMML writes `<= INF`):
+                    // every value a table holds is below +inf and above -inf. `x <= x`
+                    // is TRUE for those and NULL for NULL, as a rule must be.
+                    Some((_, b)) if b == f64::INFINITY => {
+                        rules.push((bin(x.clone(), Op::Le, x), Direction::Left));
+                    }
+                    Some((_, b)) if b == f64::NEG_INFINITY => {}
+                    Some((cmp, b)) => {
+                        let op = match cmp {
+                            Cmp::Lt => Op::Lt,
+                            Cmp::Le => Op::Le,
+                        };
+                        rules.push((bin(x, op, Expr::Float(b)), Direction::Left));
+                    }
+                    None => {}
                 }
                 Route {
                     null,
@@ -221,14 +238,16 @@ fn zero_band(x: &Expr) -> Expr {
     ])
 }
 
-/// Categories given by name: each known name has one direction; NULL and unseen names
-/// are missing. One `IN` list of the names that do not go the missing way.
+/// Categories given by name: each known name has one direction; NULL is missing, and
+/// so is an unseen name unless the input reads it as a value of its own (then it goes
+/// the unlisted way). One `IN` list of the names that do not go the unseen way.
 fn named_categories(
     x: Expr,
     levels: &[String],
     categories: &[u32],
     listed: Direction,
     missing: Missing,
+    unseen: Unseen,
 ) -> Route {
     let code_dir = |code: usize| match missing {
         Missing::ZeroTo(d) if code == 0 => d,
@@ -244,21 +263,25 @@ fn named_categories(
         Missing::To(d) | Missing::ZeroTo(d) => d,
         Missing::AsZero => code_dir(0),
     };
+    let other = match unseen {
+        Unseen::Missing => null,
+        Unseen::Other => listed.flip(),
+    };
     let names: Vec<Expr> = levels
         .iter()
         .enumerate()
-        .filter(|(code, _)| code_dir(*code) != null)
+        .filter(|(code, _)| code_dir(*code) != other)
         .map(|(_, name)| Expr::Str(name.clone()))
         .collect();
     let rules = if names.is_empty() {
         Vec::new()
     } else {
-        vec![(Expr::In(Box::new(x), names), null.flip())]
+        vec![(Expr::In(Box::new(x), names), other.flip())]
     };
     Route {
         null,
         rules,
-        otherwise: null,
+        otherwise: other,
     }
 }
 

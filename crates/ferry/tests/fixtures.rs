@@ -150,12 +150,12 @@ fn compare(
                 DataType::Int64 => column
                     .as_primitive::<Int64Type>()
                     .iter()
-                    .map(|v| v.unwrap().to_string())
+                    .map(|v| v.map(|v| v.to_string()).unwrap_or_default())
                     .collect(),
                 _ => column
                     .as_string::<i32>()
                     .iter()
-                    .map(|v| v.unwrap().to_string())
+                    .map(|v| v.unwrap_or_default().to_string())
                     .collect(),
             };
             let wrong = got_labels
@@ -312,4 +312,228 @@ fn every_fixture_matches_its_library() {
         .flat_map(|r| r.failures.iter().map(move |f| format!("{}: {f}", r.case)))
         .collect();
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
+}
+
+/// PMML cases whose file cannot reproduce the training library, and why (measured by
+/// the generator, see tests/fixtures/README.md): ferry is held to JPMML only.
+const PMML_LOSSY: &[(&str, &str)] = &[
+    (
+        "pmml_decision_tree_nan",
+        "sklearn2pmml drops scikit-learn's missing-value routing (missingValueStrategy=nullPrediction): null on rows with NaN",
+    ),
+    (
+        "pmml_lgbm_multiclass",
+        "LightGBM reads NaN as 0.0 for features trained without missing values; the PMML sends it the default way",
+    ),
+];
+
+/// Hand-written PMML cases ferry refuses, with a part of the message it must give.
+const PMML_REFUSED: &[(&str, &str)] = &[
+    ("regnorm_simplemax", "normalizationMethod `simplemax`"),
+    ("seg_average", "a segment that is not a regression tree"),
+    (
+        "seg_average_classification",
+        "averaged classifiers other than trees",
+    ),
+    ("seg_majority_vote", "multipleModelMethod `majorityVote`"),
+    ("seg_max", "multipleModelMethod `max`"),
+    ("seg_median", "multipleModelMethod `median`"),
+    ("seg_median_even", "multipleModelMethod `median`"),
+    (
+        "seg_model_chain",
+        "a chained segment that is not a sum of trees",
+    ),
+    (
+        "seg_select_first",
+        "segments selected by a predicate other than <True/>",
+    ),
+    ("seg_sum", "a segment that is not a regression tree"),
+    (
+        "seg_weighted_average",
+        "weighted segments with unequal weights",
+    ),
+    (
+        "seg_weighted_majority_vote",
+        "multipleModelMethod `weightedMajorityVote`",
+    ),
+    (
+        "targets_default_floor",
+        "Targets with castInteger, min or max",
+    ),
+    ("targets_rescale", "Targets with castInteger, min or max"),
+    (
+        "transforms_apply",
+        "comparing two string fields with different value lists",
+    ),
+];
+
+/// Rows where ferry deliberately differs from JPMML-Evaluator, and why. Each is checked
+/// to still differ, so the list cannot go stale.
+const PMML_DEVIATIONS: &[(&str, &[usize], &str)] = &[(
+    "glm_multinomial",
+    &[17, 18, 19],
+    "JPMML's softmax overflows (exp(700) / inf = NaN); ferry subtracts the largest score first and gives 1",
+)];
+
+/// PMML fixtures (`tests/fixtures/pmml/` exported by sklearn2pmml, `tests/fixtures/pmml-hand/`
+/// written by hand) are held to JPMML-Evaluator, the reference PMML implementation
+/// (`expected_jpmml.csv`): labels equal, numbers within 1e-9 (absolute, or relative to
+/// the value); an empty cell (JPMML's null prediction) must be missing in ferry too.
+/// Where the training library's own output exists (`expected.csv`) ferry is held to it
+/// with the tolerances above.
+#[test]
+fn every_pmml_fixture_matches_jpmml() {
+    let mut dirs = Vec::new();
+    for library in ["pmml", "pmml-hand"] {
+        let Ok(entries) = std::fs::read_dir(fixtures_root().join(library)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.path().join("expected_jpmml.csv").exists() {
+                dirs.push(entry.path());
+            }
+        }
+    }
+    dirs.sort();
+    assert!(
+        dirs.len() >= 10,
+        "expected the committed PMML fixtures, found {}",
+        dirs.len()
+    );
+    let mut failures = Vec::new();
+    let mut reports = Vec::new();
+    println!(
+        "{:<44} {:>5} {:>12} {:>8}",
+        "pmml fixture", "rows", "max rel", "nulls"
+    );
+    for dir in &dirs {
+        let case = dir.file_name().unwrap().to_string_lossy().to_string();
+        let bytes = std::fs::read(dir.join("model.pmml")).unwrap();
+        let refused = PMML_REFUSED.iter().find(|(c, _)| *c == case);
+        let model = match (
+            ferry_import::import(&bytes, &ImportOptions::default()),
+            refused,
+        ) {
+            (Ok(_), Some(_)) => {
+                failures.push(format!("{case}: listed as refused but imported"));
+                continue;
+            }
+            (Ok(model), None) => model,
+            (Err(e), Some((_, why))) if e.to_string().contains(why) => {
+                println!("{case:<44} refused: {e}");
+                continue;
+            }
+            (Err(e), _) => {
+                failures.push(format!("{case}: {e}"));
+                continue;
+            }
+        };
+        let got = score(&model, &dir.join("input.csv"), false);
+        let expected = read_expected(&dir.join("expected_jpmml.csv"));
+        let errors = expected.get("error");
+        // JPMML computes `x-mathContext="float"` models (XGBoost) in float32 with its own
+        // rounding of the link: held to float32 resolution there.
+        let tolerance = match model.estimator.score_precision() {
+            ferry_ir::Precision::F32 => 1e-6,
+            ferry_ir::Precision::F64 => 1e-9,
+        };
+        let (mut max_rel, mut nulls) = (0.0f64, 0usize);
+        let deviating = PMML_DEVIATIONS
+            .iter()
+            .find(|(c, _, _)| *c == case)
+            .map_or(&[][..], |(_, rows, _)| *rows);
+        let mut differed = std::collections::HashSet::new();
+        for (name, want) in &expected {
+            if name == "error" {
+                continue;
+            }
+            let Some(column) = got.column_by_name(name) else {
+                failures.push(format!("{case}: ferry wrote no column `{name}`"));
+                continue;
+            };
+            for (row, w) in want.iter().enumerate() {
+                let w = w.trim_matches('"');
+                if errors.is_some_and(|e| !e[row].trim_matches('"').is_empty()) {
+                    continue; // JPMML refused the row
+                }
+                let cell = cell_text(column.as_ref(), row);
+                if deviating.contains(&row) {
+                    if cell != w && cell.parse::<f64>().ok() != w.parse::<f64>().ok() {
+                        differed.insert(row);
+                    }
+                    continue;
+                }
+                if w.is_empty() {
+                    nulls += 1;
+                    if !(cell.is_empty() || cell == "NaN") {
+                        failures.push(format!(
+                            "{case} `{name}` row {row}: ferry {cell}, JPMML null"
+                        ));
+                    }
+                    continue;
+                }
+                if name == "label" {
+                    if cell != w && cell.parse::<f64>().ok() != w.parse::<f64>().ok() {
+                        failures.push(format!("{case} `label` row {row}: ferry {cell}, JPMML {w}"));
+                    }
+                    continue;
+                }
+                let (g, w): (f64, f64) = (cell.parse().unwrap_or(f64::NAN), w.parse().unwrap());
+                if g.is_nan() && w.is_nan() || g == w {
+                    continue;
+                }
+                let abs = (g - w).abs();
+                let rel = if abs <= 1e-9 { 0.0 } else { abs / w.abs() };
+                max_rel = max_rel.max(rel);
+                if !(abs <= tolerance || rel <= tolerance) {
+                    failures.push(format!(
+                        "{case} `{name}` row {row}: ferry {g:e}, JPMML {w:e}"
+                    ));
+                }
+            }
+        }
+        println!(
+            "{case:<44} {:>5} {max_rel:>12.3e} {nulls:>8}",
+            got.num_rows()
+        );
+        let library = dir.join("expected.csv");
+        if library.exists() {
+            let mut report = compare(
+                &format!("{case}/library"),
+                &got,
+                &read_expected(&library),
+                false,
+            );
+            if PMML_LOSSY.iter().any(|(c, _)| *c == case) {
+                report.case.push_str(" (lossy: info)");
+                report.failures.clear();
+            }
+            reports.push(report);
+        }
+    }
+    for r in &reports {
+        println!(
+            "{:<44} {:>5} {:>12.3e} {:>12.3e} {:>12.3e}",
+            r.case, r.rows, r.max_proba, r.max_prediction_rel, r.max_raw_rel
+        );
+        failures.extend(r.failures.iter().map(|f| format!("{}: {f}", r.case)));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures[..failures.len().min(40)].join("\n")
+    );
+}
+
+/// A cell as text: numbers in Rust's shortest form, null as "".
+fn cell_text(column: &dyn Array, row: usize) -> String {
+    if column.is_null(row) {
+        return String::new();
+    }
+    match column.data_type() {
+        DataType::Float64 => column.as_primitive::<Float64Type>().value(row).to_string(),
+        DataType::Int64 => column.as_primitive::<Int64Type>().value(row).to_string(),
+        _ => column.as_string::<i32>().value(row).to_string(),
+    }
 }

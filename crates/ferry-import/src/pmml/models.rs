@@ -1,0 +1,851 @@
+//! Model elements into an IR estimator: RegressionModel, GeneralRegressionModel (see
+//! [`super::glm`]), TreeModel and the MiningModel shapes exporters write for forests and
+//! boosted trees (segments summed or averaged, and boosted classifiers as a model chain
+//! of per-class sums into a RegressionModel that normalises them).
+
+use std::collections::HashMap;
+
+use ferry_ir::{
+    Aggregation, BinaryFn, CompareOp, Estimator, Expr, Linear, Model, Node, Precision, Source,
+    Split, Task, Transform, Tree, TreeEnsemble, IR_VERSION,
+};
+
+use super::fields::{data_dictionary, Builder, DataField, Field, Kind};
+use super::tree::{Shape, TreeOptions};
+use super::xml::{parse_number, El};
+use crate::ImportError;
+
+/// Model elements of PMML 4.4 that ferry does not read, for a clear refusal.
+const OTHER_MODELS: &[&str] = &[
+    "AnomalyDetectionModel",
+    "AssociationModel",
+    "BayesianNetworkModel",
+    "BaselineModel",
+    "ClusteringModel",
+    "GaussianProcessModel",
+    "NaiveBayesModel",
+    "NearestNeighborModel",
+    "NeuralNetwork",
+    "RuleSetModel",
+    "SequenceModel",
+    "Scorecard",
+    "SupportVectorMachineModel",
+    "TextModel",
+    "TimeSeriesModel",
+];
+
+const MODELS: &[&str] = &[
+    "RegressionModel",
+    "GeneralRegressionModel",
+    "TreeModel",
+    "MiningModel",
+];
+
+pub(crate) fn translate(root: El<'_, '_>) -> Result<Model, ImportError> {
+    if root.name() != "PMML" {
+        return Err(root.error("the root element must be <PMML>"));
+    }
+    let version = root.attr("version").unwrap_or("");
+    if !(version.starts_with("4.") || version.starts_with("3.")) {
+        return Err(root.unsupported(format!(
+            "PMML version `{version}` (ferry reads 3.x and 4.x)"
+        )));
+    }
+    let dictionary = data_dictionary(root)?;
+    let model = root
+        .elements()
+        .find(|e| MODELS.contains(&e.name()) || OTHER_MODELS.contains(&e.name()))
+        .ok_or_else(|| root.error("the document holds no model element"))?;
+    if OTHER_MODELS.contains(&model.name()) {
+        return Err(model.unsupported(format!(
+            "the model type {} (ferry reads RegressionModel, GeneralRegressionModel, TreeModel and MiningModel)",
+            model.name()
+        )));
+    }
+    if model.attr("isScorable") == Some("false") {
+        return Err(model.error("the model is marked isScorable=\"false\""));
+    }
+    let schema = model.req_child("MiningSchema")?;
+    let mut b = Builder::new(root)?;
+    b.add_inputs(&dictionary, schema)?;
+    let target = target_field(&dictionary, schema)?;
+    let classes = match model.req("functionName")? {
+        "regression" => None,
+        "classification" => Some(classes(target, model)?),
+        other => return Err(model.unsupported(format!("functionName `{other}`"))),
+    };
+    b.push_scope(model)?;
+    let scored = b.model(model, classes.as_deref())?;
+    b.pop_scope();
+    let (estimator, features, transform) = scored.into_estimator(&mut b)?;
+    let header = root.child("Header");
+    let application = header.and_then(|h| h.child("Application"));
+    let source = Source {
+        format: "pmml".to_string(),
+        library: application
+            .and_then(|a| a.attr("name"))
+            .unwrap_or("pmml")
+            .to_string(),
+        library_version: application
+            .and_then(|a| a.attr("version"))
+            .map(String::from),
+        objective: Some(format!("{} ({})", model.name(), model.req("functionName")?)),
+    };
+    Ok(Model {
+        ir_version: IR_VERSION,
+        source,
+        inputs: b.inputs,
+        derived: b.derived,
+        features: Some(features),
+        estimator,
+        transform,
+        task: match classes {
+            None => Task::Regression,
+            Some(classes) => Task::Classification { classes },
+        },
+    })
+}
+
+fn target_field<'d, 'a, 'i>(
+    dictionary: &'d [DataField<'a, 'i>],
+    schema: El<'a, 'i>,
+) -> Result<Option<&'d DataField<'a, 'i>>, ImportError> {
+    let Some(mf) = schema
+        .children_named("MiningField")
+        .find(|m| matches!(m.attr("usageType"), Some("predicted" | "target")))
+    else {
+        return Ok(None);
+    };
+    let name = mf.req("name")?;
+    Ok(dictionary.iter().find(|d| d.name == name))
+}
+
+/// The class labels, in the order of the target field's values (else as the model
+/// lists them).
+fn classes(
+    target: Option<&DataField<'_, '_>>,
+    model: El<'_, '_>,
+) -> Result<Vec<String>, ImportError> {
+    if let Some(t) = target {
+        if !t.valid.is_empty() {
+            return Ok(t.valid.clone());
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    for el in model.0.descendants().filter(roxmltree::Node::is_element) {
+        let el = El(el);
+        let value = match el.name() {
+            "RegressionTable" => el.attr("targetCategory"),
+            "ScoreDistribution" => el.attr("value"),
+            _ => None,
+        };
+        if let Some(v) = value {
+            if !out.iter().any(|o| o == v) {
+                out.push(v.to_string());
+            }
+        }
+    }
+    if out.len() < 2 {
+        return Err(model.error("a classification model needs two or more target categories"));
+    }
+    Ok(out)
+}
+
+/// What a model element computes, before it is laid out as one IR estimator.
+pub(crate) enum Scored<'a, 'i> {
+    /// Raw scores `intercept[k] + Σ coef[k][j] * column[j]` and a transform.
+    Linear {
+        columns: Vec<usize>,
+        coefficients: Vec<Vec<f64>>,
+        intercepts: Vec<f64>,
+        transform: Transform,
+    },
+    /// Per raw score: trees whose leaf values (`leaf(el, k)`) are summed or averaged,
+    /// times `scale`, plus `base`; then a transform.
+    Trees {
+        outputs: Vec<OutputTrees<'a, 'i>>,
+        transform: Transform,
+    },
+}
+
+pub(crate) struct OutputTrees<'a, 'i> {
+    /// Whether JPMML computes this sum in float32 (`x-mathContext="float"`, XGBoost).
+    pub float: bool,
+    pub base: f64,
+    pub scale: f64,
+    pub aggregation: Aggregation,
+    /// Each tree with the output index of the PMML leaves it reads (a class index for
+    /// probability trees, `None` for a regression score).
+    pub trees: Vec<(Vec<Shape<'a, 'i>>, Leaf)>,
+}
+
+#[derive(Clone)]
+pub(crate) enum Leaf {
+    Score,
+    /// The probability of the class with this label.
+    Probability(std::rc::Rc<str>),
+}
+
+impl<'a, 'i> Builder<'a, 'i> {
+    pub fn model(
+        &mut self,
+        model: El<'a, 'i>,
+        classes: Option<&[String]>,
+    ) -> Result<Scored<'a, 'i>, ImportError> {
+        match model.name() {
+            "RegressionModel" => self.regression_model(model, classes),
+            "GeneralRegressionModel" => self.general_regression(model, classes),
+            "TreeModel" => {
+                let options = TreeOptions::of(model)?;
+                let root = model.req_child("Node")?;
+                let shape = self.tree_shape(root, &options)?;
+                let (base, scale) = rescale(model)?;
+                Ok(match classes {
+                    None => Scored::Trees {
+                        outputs: vec![OutputTrees {
+                            float: float_math(model),
+                            base,
+                            scale,
+                            aggregation: Aggregation::Sum,
+                            trees: vec![(shape, Leaf::Score)],
+                        }],
+                        transform: Transform::Identity,
+                    },
+                    Some(classes) => Scored::Trees {
+                        outputs: (0..classes.len())
+                            .map(|k| OutputTrees {
+                                float: float_math(model),
+                                base: 0.0,
+                                scale: 1.0,
+                                aggregation: Aggregation::Sum,
+                                trees: vec![(
+                                    shape.clone(),
+                                    Leaf::Probability(classes[k].as_str().into()),
+                                )],
+                            })
+                            .collect(),
+                        transform: Transform::Identity,
+                    },
+                })
+            }
+            "MiningModel" => self.mining_model(model, classes),
+            other => Err(model.unsupported(format!("<{other}> here"))),
+        }
+    }
+
+    fn regression_model(
+        &mut self,
+        model: El<'a, 'i>,
+        classes: Option<&[String]>,
+    ) -> Result<Scored<'a, 'i>, ImportError> {
+        let method = model.attr("normalizationMethod").unwrap_or("none");
+        let tables: Vec<El<'a, 'i>> = model.children_named("RegressionTable").collect();
+        let mut columns: Vec<usize> = Vec::new();
+        let mut rows: Vec<(Option<&str>, f64, HashMap<usize, f64>)> = Vec::new();
+        for table in &tables {
+            let mut terms: HashMap<usize, f64> = HashMap::new();
+            let mut add = |c: usize, w: f64, columns: &mut Vec<usize>| {
+                if !columns.contains(&c) {
+                    columns.push(c);
+                }
+                *terms.entry(c).or_insert(0.0) += w;
+            };
+            for p in table.elements() {
+                match p.name() {
+                    "NumericPredictor" => {
+                        let field = self.resolve(p.req("name")?, p)?;
+                        number_field(&field, p)?;
+                        let exponent = p.f64_or("exponent", 1.0)?;
+                        let c = if exponent == 1.0 {
+                            field.column
+                        } else {
+                            self.column(
+                                p.req("name")?,
+                                Expr::binary(
+                                    BinaryFn::Pow,
+                                    Expr::column(field.column),
+                                    Expr::constant(exponent),
+                                    Precision::F64,
+                                ),
+                            )
+                        };
+                        add(c, p.f64_req("coefficient")?, &mut columns);
+                    }
+                    "CategoricalPredictor" => {
+                        let field = self.resolve(p.req("name")?, p)?;
+                        let value = field.value_of(p.req("value")?, p)?;
+                        let Some(value) = value else { continue };
+                        let name = format!("{}={}", p.req("name")?, p.req("value")?);
+                        // JPMML: a missing value matches no category (the term is 0).
+                        let c = self.column(
+                            &name,
+                            Expr::compare(
+                                CompareOp::Eq,
+                                Expr::column(field.column),
+                                Expr::constant(value),
+                            ),
+                        );
+                        add(c, p.f64_req("coefficient")?, &mut columns);
+                    }
+                    "PredictorTerm" => {
+                        let mut product: Option<Expr> = None;
+                        let mut names = Vec::new();
+                        for f in p.children_named("FieldRef") {
+                            let field = self.resolve(f.req("field")?, f)?;
+                            number_field(&field, f)?;
+                            names.push(f.req("field")?);
+                            let x = Expr::column(field.column);
+                            product = Some(match product {
+                                None => x,
+                                Some(acc) => Expr::binary(BinaryFn::Mul, acc, x, Precision::F64),
+                            });
+                        }
+                        let product =
+                            product.ok_or_else(|| p.error("a PredictorTerm needs FieldRefs"))?;
+                        let c = self.column(&names.join("*"), product);
+                        add(c, p.f64_req("coefficient")?, &mut columns);
+                    }
+                    other => return Err(p.unsupported(format!("<{other}> in a RegressionTable"))),
+                }
+            }
+            rows.push((
+                table.attr("targetCategory"),
+                table.f64_or("intercept", 0.0)?,
+                terms,
+            ));
+        }
+        let row = |(_, intercept, terms): &(Option<&str>, f64, HashMap<usize, f64>)| {
+            (
+                columns
+                    .iter()
+                    .map(|c| terms.get(c).copied().unwrap_or(0.0))
+                    .collect::<Vec<f64>>(),
+                *intercept,
+            )
+        };
+        match classes {
+            None => {
+                if rows.len() != 1 {
+                    return Err(model.error("a regression needs exactly one RegressionTable"));
+                }
+                let (coef, intercept) = row(&rows[0]);
+                let transform = match method {
+                    "none" => Transform::Identity,
+                    "exp" => Transform::Exp,
+                    "logit" => Transform::Logistic { scale: 1.0 },
+                    other => {
+                        return Err(model.unsupported(format!(
+                            "normalizationMethod `{other}` for a regression"
+                        )))
+                    }
+                };
+                let (base, scale) = rescale(model)?;
+                if (base, scale) != (0.0, 1.0) && transform != Transform::Identity {
+                    return Err(model.unsupported("Targets rescaling after a link function"));
+                }
+                Ok(Scored::Linear {
+                    columns,
+                    coefficients: vec![coef.iter().map(|w| w * scale).collect()],
+                    intercepts: vec![intercept * scale + base],
+                    transform,
+                })
+            }
+            Some(classes) => {
+                let by_class = |c: &str| rows.iter().find(|r| r.0 == Some(c));
+                for r in &rows {
+                    let cat =
+                        r.0.ok_or_else(|| model.error("a RegressionTable has no targetCategory"))?;
+                    if !classes.iter().any(|c| c == cat) {
+                        return Err(model.error(format!("targetCategory `{cat}` is not a class")));
+                    }
+                }
+                match (method, classes.len(), rows.len()) {
+                    ("softmax", k, n) if k == n => {
+                        let (coefficients, intercepts) = classes
+                            .iter()
+                            .map(|c| row(by_class(c).expect("checked above")))
+                            .unzip();
+                        Ok(Scored::Linear {
+                            columns,
+                            coefficients,
+                            intercepts,
+                            transform: Transform::Softmax,
+                        })
+                    }
+                    ("logit", 2, 1 | 2) => {
+                        // The first table's category gets logistic(y), the other the rest.
+                        let first = &rows[0];
+                        let (coef, intercept) = row(first);
+                        let sign = if first.0 == Some(classes[1].as_str()) {
+                            1.0
+                        } else {
+                            -1.0
+                        };
+                        Ok(Scored::Linear {
+                            columns,
+                            coefficients: vec![coef.iter().map(|w| sign * w).collect()],
+                            intercepts: vec![sign * intercept],
+                            transform: Transform::Logistic { scale: 1.0 },
+                        })
+                    }
+                    ("probit" | "cloglog" | "loglog" | "cauchit", 2, 1 | 2) => {
+                        let first = &rows[0];
+                        let (coef, intercept) = row(first);
+                        let link = match method {
+                            "probit" => ferry_ir::Link::Probit,
+                            "cloglog" => ferry_ir::Link::Cloglog,
+                            "loglog" => ferry_ir::Link::Loglog,
+                            _ => ferry_ir::Link::Cauchit,
+                        };
+                        Ok(Scored::Linear {
+                            columns,
+                            coefficients: vec![coef],
+                            intercepts: vec![intercept],
+                            transform: Transform::Link {
+                                link,
+                                complement: first.0 != Some(classes[1].as_str()),
+                            },
+                        })
+                    }
+                    (method, k, n) => Err(model.unsupported(format!(
+                        "normalizationMethod `{method}` with {k} classes and {n} RegressionTables"
+                    ))),
+                }
+            }
+        }
+    }
+
+    fn mining_model(
+        &mut self,
+        model: El<'a, 'i>,
+        classes: Option<&[String]>,
+    ) -> Result<Scored<'a, 'i>, ImportError> {
+        let seg = model.req_child("Segmentation")?;
+        let method = seg.req("multipleModelMethod")?;
+        let segments: Vec<El<'a, 'i>> = seg.children_named("Segment").collect();
+        if segments.is_empty() {
+            return Err(seg.error("a Segmentation needs segments"));
+        }
+        for s in &segments {
+            let p = s
+                .elements()
+                .next()
+                .ok_or_else(|| s.error("a Segment needs a predicate and a model"))?;
+            if p.name() != "True" && method != "modelChain" {
+                return Err(p.unsupported("segments selected by a predicate other than <True/>"));
+            }
+        }
+        let inner = |s: &El<'a, 'i>| -> Result<El<'a, 'i>, ImportError> {
+            s.elements()
+                .find(|e| MODELS.contains(&e.name()) || OTHER_MODELS.contains(&e.name()))
+                .ok_or_else(|| s.error("a Segment needs a model"))
+        };
+        let (base, scale) = rescale(model)?;
+        match (method, classes) {
+            ("sum" | "average" | "weightedAverage", None) => {
+                let aggregation = if method == "sum" {
+                    Aggregation::Sum
+                } else {
+                    Aggregation::Average
+                };
+                let mut trees = Vec::new();
+                let mut inner_base = 0.0;
+                let mut float = float_math(model);
+                for s in &segments {
+                    if method == "weightedAverage" && s.f64_or("weight", 1.0)? != 1.0 {
+                        return Err(s.unsupported("weighted segments with unequal weights"));
+                    }
+                    let m = inner(s)?;
+                    self.push_scope(m)?;
+                    let scored = self.model(m, None);
+                    self.pop_scope();
+                    match scored? {
+                        Scored::Trees {
+                            outputs,
+                            transform: Transform::Identity,
+                        } if outputs.len() == 1 => {
+                            let o = outputs.into_iter().next().expect("one output");
+                            if o.scale != 1.0
+                                || (o.aggregation != Aggregation::Sum && o.trees.len() > 1)
+                            {
+                                return Err(m.unsupported(
+                                    "a rescaled or averaged ensemble inside a segment",
+                                ));
+                            }
+                            if method != "sum" && o.base != 0.0 {
+                                return Err(
+                                    m.unsupported("an averaged segment with a constant term")
+                                );
+                            }
+                            inner_base += o.base;
+                            float |= o.float;
+                            trees.extend(o.trees);
+                        }
+                        _ => return Err(m.unsupported("a segment that is not a regression tree")),
+                    }
+                }
+                Ok(Scored::Trees {
+                    outputs: vec![OutputTrees {
+                        float,
+                        base: base + scale * inner_base,
+                        scale,
+                        aggregation,
+                        trees,
+                    }],
+                    transform: Transform::Identity,
+                })
+            }
+            ("average" | "weightedAverage" | "majorityVote", Some(classes))
+                if method != "majorityVote" =>
+            {
+                let mut outputs: Vec<OutputTrees<'a, 'i>> = (0..classes.len())
+                    .map(|_| OutputTrees {
+                        float: float_math(model),
+                        base: 0.0,
+                        scale: 1.0,
+                        aggregation: Aggregation::Average,
+                        trees: Vec::new(),
+                    })
+                    .collect();
+                for s in &segments {
+                    if method == "weightedAverage" && s.f64_or("weight", 1.0)? != 1.0 {
+                        return Err(s.unsupported("weighted segments with unequal weights"));
+                    }
+                    let m = inner(s)?;
+                    if m.name() != "TreeModel" {
+                        return Err(m.unsupported("averaged classifiers other than trees"));
+                    }
+                    self.push_scope(m)?;
+                    let scored = self.model(m, Some(classes));
+                    self.pop_scope();
+                    let Scored::Trees { outputs: o, .. } = scored? else {
+                        unreachable!("a TreeModel is trees")
+                    };
+                    for (k, out) in o.into_iter().enumerate() {
+                        outputs[k].trees.extend(out.trees);
+                    }
+                }
+                Ok(Scored::Trees {
+                    outputs,
+                    transform: Transform::Identity,
+                })
+            }
+            ("modelChain", Some(classes)) => self.boosted_classifier(model, &segments, classes),
+            (method, _) => Err(seg.unsupported(format!(
+                "multipleModelMethod `{method}` for a {}",
+                if classes.is_some() {
+                    "classification"
+                } else {
+                    "regression"
+                }
+            ))),
+        }
+    }
+
+    /// The chain boosted classifiers are written as: per class a regression (a sum of
+    /// trees) whose result is an output field, then a RegressionModel that normalises
+    /// those fields (logit for two classes, softmax for more).
+    fn boosted_classifier(
+        &mut self,
+        model: El<'a, 'i>,
+        segments: &[El<'a, 'i>],
+        classes: &[String],
+    ) -> Result<Scored<'a, 'i>, ImportError> {
+        let (last, sums) = segments.split_last().expect("not empty");
+        let mut outputs = Vec::new();
+        // Output field name → (output index).
+        let mut fields: HashMap<String, usize> = HashMap::new();
+        for s in sums {
+            let m = s
+                .elements()
+                .find(|e| MODELS.contains(&e.name()))
+                .ok_or_else(|| s.error("a Segment needs a model"))?;
+            if s.elements().next().map(|p| p.name()) != Some("True") {
+                return Err(s.unsupported("a chained segment selected by a predicate"));
+            }
+            self.push_scope(m)?;
+            let scored = self.model(m, None);
+            self.pop_scope();
+            let Scored::Trees {
+                outputs: o,
+                transform: Transform::Identity,
+            } = scored?
+            else {
+                return Err(m.unsupported("a chained segment that is not a sum of trees"));
+            };
+            let [o] =
+                <[OutputTrees; 1]>::try_from(o).map_err(|_| m.error("one output expected"))?;
+            let name = m
+                .child("Output")
+                .and_then(|out| {
+                    out.children_named("OutputField")
+                        .find(|f| f.attr("feature").unwrap_or("predictedValue") == "predictedValue")
+                })
+                .and_then(|f| f.attr("name"))
+                .ok_or_else(|| m.error("a chained segment must output its predicted value"))?;
+            fields.insert(name.to_string(), outputs.len());
+            outputs.push(o);
+        }
+        let m = last
+            .elements()
+            .find(|e| e.name() == "RegressionModel")
+            .ok_or_else(|| last.unsupported("a chain that does not end in a RegressionModel"))?;
+        let method = m.attr("normalizationMethod").unwrap_or("none");
+        // Each table: intercept + coefficient × one output field.
+        let mut tables = Vec::new();
+        for table in m.children_named("RegressionTable") {
+            let cat = table.req("targetCategory")?;
+            let class = classes
+                .iter()
+                .position(|c| c == cat)
+                .ok_or_else(|| table.error(format!("targetCategory `{cat}` is not a class")))?;
+            let predictors: Vec<El<'a, 'i>> = table.elements().collect();
+            let term = match predictors.as_slice() {
+                [] => None,
+                [p] if p.name() == "NumericPredictor" && p.f64_or("exponent", 1.0)? == 1.0 => {
+                    let name = p.req("name")?;
+                    let k = *fields
+                        .get(name)
+                        .ok_or_else(|| p.unsupported(format!("a chain reading `{name}`")))?;
+                    Some((k, p.f64_req("coefficient")?))
+                }
+                _ => {
+                    return Err(
+                        table.unsupported("a chain table that is not one output × a coefficient")
+                    )
+                }
+            };
+            tables.push((class, table.f64_or("intercept", 0.0)?, term));
+        }
+        let fold = |o: &mut OutputTrees<'a, 'i>, coefficient: f64, intercept: f64| {
+            o.base = o.base * coefficient + intercept;
+            o.scale *= coefficient;
+        };
+        match (method, classes.len()) {
+            ("logit", 2) => {
+                let (class, intercept, term) = tables
+                    .first()
+                    .copied()
+                    .ok_or_else(|| m.error("no RegressionTable"))?;
+                let (k, coefficient) =
+                    term.ok_or_else(|| m.error("the first table reads no output"))?;
+                let mut o = outputs.swap_remove(k);
+                // logistic(y) is the probability of the first table's class; the IR's
+                // single score is the second class's.
+                let sign = if class == 1 { 1.0 } else { -1.0 };
+                fold(&mut o, sign * coefficient, sign * intercept);
+                Ok(Scored::Trees {
+                    outputs: vec![o],
+                    transform: Transform::Logistic { scale: 1.0 },
+                })
+            }
+            ("softmax", k) if tables.len() == k && outputs.len() == k => {
+                let mut by_class: Vec<Option<OutputTrees<'a, 'i>>> =
+                    outputs.into_iter().map(Some).collect();
+                let mut ordered = Vec::new();
+                let mut sorted = tables.clone();
+                sorted.sort_by_key(|t| t.0);
+                for (i, (class, intercept, term)) in sorted.into_iter().enumerate() {
+                    debug_assert_eq!(class, i);
+                    let (k, coefficient) =
+                        term.ok_or_else(|| m.error("a table reads no output"))?;
+                    let mut o = by_class[k]
+                        .take()
+                        .ok_or_else(|| m.unsupported("two classes reading one output"))?;
+                    fold(&mut o, coefficient, intercept);
+                    ordered.push(o);
+                }
+                Ok(Scored::Trees {
+                    outputs: ordered,
+                    transform: Transform::Softmax,
+                })
+            }
+            (method, k) => Err(model.unsupported(format!(
+                "a model chain ending in normalizationMethod `{method}` with {k} classes"
+            ))),
+        }
+    }
+}
+
+/// Whether JPMML evaluates `model` in float32 (`x-mathContext="float"`, written for
+/// XGBoost models).
+fn float_math(model: El<'_, '_>) -> bool {
+    model.attr("x-mathContext") == Some("float")
+}
+
+fn number_field(field: &Field, at: El<'_, '_>) -> Result<(), ImportError> {
+    match field.kind {
+        Kind::Number => Ok(()),
+        Kind::Text(_) => Err(at.error("this field holds strings, a number is needed")),
+    }
+}
+
+/// `(rescaleConstant, rescaleFactor)` of the model's Targets; castInteger and min/max
+/// are refused.
+fn rescale(model: El<'_, '_>) -> Result<(f64, f64), ImportError> {
+    let Some(targets) = model.child("Targets") else {
+        return Ok((0.0, 1.0));
+    };
+    let mut out = (0.0, 1.0);
+    for t in targets.children_named("Target") {
+        if t.attr("castInteger").is_some() || t.attr("min").is_some() || t.attr("max").is_some() {
+            return Err(t.unsupported("Targets with castInteger, min or max"));
+        }
+        out = (
+            t.f64_or("rescaleConstant", 0.0)?,
+            t.f64_or("rescaleFactor", 1.0)?,
+        );
+    }
+    Ok(out)
+}
+
+impl<'a, 'i> Scored<'a, 'i> {
+    /// One IR estimator over the columns the model reads.
+    pub fn into_estimator(
+        self,
+        _b: &mut Builder<'a, 'i>,
+    ) -> Result<(Estimator, Vec<usize>, Transform), ImportError> {
+        match self {
+            Scored::Linear {
+                columns,
+                coefficients,
+                intercepts,
+                transform,
+            } => Ok((
+                Estimator::Linear(Linear {
+                    coefficients,
+                    intercepts,
+                    score_precision: Precision::F64,
+                }),
+                columns,
+                transform,
+            )),
+            Scored::Trees { outputs, transform } => {
+                let mut features: Vec<usize> = Vec::new();
+                let mut index: HashMap<usize, usize> = HashMap::new();
+                let mut trees = Vec::new();
+                let aggregation = outputs.first().map_or(Aggregation::Sum, |o| o.aggregation);
+                let float = outputs.iter().any(|o| o.float);
+                let mut base_score = Vec::new();
+                for (k, o) in outputs.iter().enumerate() {
+                    if o.aggregation != aggregation {
+                        return Err(ImportError::Unsupported {
+                            format: super::FORMAT,
+                            what: "summed and averaged outputs in one model".into(),
+                            hint: String::new(),
+                        });
+                    }
+                    // JPMML adds the constant after the trees' sum; in float32 the order
+                    // shows, so the constant becomes a last one-leaf tree there.
+                    let trailing = float && o.base != 0.0 && aggregation == Aggregation::Sum;
+                    base_score.push(if trailing { 0.0 } else { o.base });
+                    for (shape, leaf) in &o.trees {
+                        let mut nodes = Vec::with_capacity(shape.len());
+                        for s in shape {
+                            nodes.push(match s {
+                                Shape::Split {
+                                    column,
+                                    test,
+                                    missing,
+                                    left,
+                                    right,
+                                } => {
+                                    let feature = *index.entry(*column).or_insert_with(|| {
+                                        features.push(*column);
+                                        features.len() - 1
+                                    });
+                                    Node::Split(Split {
+                                        feature,
+                                        test: test.clone(),
+                                        missing: *missing,
+                                        left: *left,
+                                        right: *right,
+                                    })
+                                }
+                                Shape::Null => Node::Leaf { value: f64::NAN },
+                                Shape::Leaf(el) => Node::Leaf {
+                                    value: leaf_value(*el, leaf)? * o.scale,
+                                },
+                            });
+                        }
+                        trees.push(Tree {
+                            output: k,
+                            weight: 1.0,
+                            nodes,
+                        });
+                    }
+                    if trailing {
+                        trees.push(Tree {
+                            output: k,
+                            weight: 1.0,
+                            nodes: vec![Node::Leaf { value: o.base }],
+                        });
+                    }
+                }
+                let precision = if float {
+                    Precision::F32
+                } else {
+                    Precision::F64
+                };
+                Ok((
+                    Estimator::Trees(TreeEnsemble {
+                        n_outputs: outputs.len(),
+                        base_score,
+                        feature_precision: Precision::F64,
+                        score_precision: precision,
+                        aggregation,
+                        tiny_as_zero: None,
+                        trees,
+                    }),
+                    features,
+                    transform,
+                ))
+            }
+        }
+    }
+}
+
+/// The value a leaf contributes: its score, or the probability of a class (from its
+/// ScoreDistribution: the `probability` given, else the record count's share).
+fn leaf_value(node: El<'_, '_>, leaf: &Leaf) -> Result<f64, ImportError> {
+    match leaf {
+        // A node without a score (reached by returnLastPrediction) predicts nothing.
+        Leaf::Score => {
+            let Some(score) = node.attr("score") else {
+                return Ok(f64::NAN);
+            };
+            parse_number(score)
+                .ok_or_else(|| node.error(format!("the score `{score}` is not a number")))
+        }
+        Leaf::Probability(class) => {
+            let dist: Vec<El<'_, '_>> = node.children_named("ScoreDistribution").collect();
+            if dist.is_empty() {
+                return Ok(match node.attr("score") {
+                    None => f64::NAN,
+                    Some(score) => f64::from(u8::from(score == &**class)),
+                });
+            }
+            let mine = dist.iter().find(|d| d.attr("value") == Some(class));
+            if dist.iter().any(|d| d.attr("probability").is_some()) {
+                // Probabilities that do not add up to one are scaled so they do, as
+                // JPMML does.
+                let mut total = 0.0;
+                for d in &dist {
+                    total += d.f64_or("probability", 0.0)?;
+                }
+                return match mine {
+                    Some(d) => Ok(d.f64_or("probability", 0.0)? / total),
+                    None => Ok(0.0),
+                };
+            }
+            let mut total = 0.0;
+            for d in &dist {
+                total += d.f64_req("recordCount")?;
+            }
+            match mine {
+                Some(d) => Ok(d.f64_req("recordCount")? / total),
+                None => Ok(0.0),
+            }
+        }
+    }
+}
