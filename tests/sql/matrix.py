@@ -141,8 +141,9 @@ class Case:
                     if gs != wv:
                         problems.append(f"row {r} {name}: {gs!r} != {wv!r}")
                     continue
-                if wv in MISSING and (gv is None or (isinstance(gv, float) and math.isnan(gv))):
-                    continue  # a null prediction (PMML) is NULL in SQL
+                if (wv in MISSING or not math.isfinite(float(wv))) and (
+                        gv is None or (isinstance(gv, float) and math.isnan(gv))):
+                    continue  # a null prediction (PMML), ±inf and NaN are NULL in SQL
                 if gv is None or not isinstance(gv, (int, float)):
                     problems.append(f"row {r} {name}: {gv!r}")
                     continue

@@ -303,7 +303,22 @@ fn binary(f: BinaryFn, a: Expr, b: Expr) -> Result<Expr, SqlError> {
         BinaryFn::Add => Expr::Sum(vec![a, b]),
         BinaryFn::Sub => bin(a, Op::Sub, b),
         BinaryFn::Mul => bin(a, Op::Mul, b),
-        BinaryFn::Div => bin(a, Op::Div, b),
+        // Division by zero raises in some engines (PostgreSQL) and gives NaN or NULL in
+        // others: NULL everywhere (SQL has no infinities; the IR's ±inf and NaN are
+        // NULL in SQL).
+        BinaryFn::Div => match b {
+            Expr::Float(v) if v != 0.0 => bin(a, Op::Div, b),
+            _ => Expr::Case(
+                vec![(
+                    Expr::Or(vec![
+                        bin(b.clone(), Op::Lt, Expr::Float(0.0)),
+                        bin(b.clone(), Op::Gt, Expr::Float(0.0)),
+                    ]),
+                    bin(a, Op::Div, b),
+                )],
+                Box::new(Expr::Null),
+            ),
+        },
         // NULL when either side is NULL, like the IR's Min/Max.
         BinaryFn::Min | BinaryFn::Max => {
             let op = if f == BinaryFn::Min { Op::Le } else { Op::Ge };

@@ -157,7 +157,25 @@ impl Expr {
             Expr::Float32(x) => match d.float32() {
                 Some(Float32::Cast(ty)) => {
                     out.push_str("CAST(");
-                    x.render(d, out);
+                    match &**x {
+                        Expr::Float(_) | Expr::Null => x.render(d, out),
+                        // Engines raise on a value beyond float32's range (DuckDB,
+                        // PostgreSQL): it is held at the largest float32, which every
+                        // comparison with a finite threshold treats as the infinity it
+                        // would round to.
+                        _ => {
+                            let max = Expr::Float(f64::from(f32::MAX));
+                            let min = Expr::Float(-f64::from(f32::MAX));
+                            Expr::Case(
+                                vec![
+                                    (bin((**x).clone(), Op::Gt, max.clone()), max),
+                                    (bin((**x).clone(), Op::Lt, min.clone()), min),
+                                ],
+                                x.clone(),
+                            )
+                            .render(d, out);
+                        }
+                    }
                     let _ = write!(out, " AS {ty})");
                 }
                 Some(Float32::Function(f)) => {

@@ -186,7 +186,24 @@ pub fn read_file(path: &Path, label: &str) -> Result<Vec<u8>> {
     if len > MAX_MODEL_BYTES {
         bail!("{label}: the file is {len} bytes, more than the {MAX_MODEL_BYTES}-byte limit for a model");
     }
+    // The format's own limit (a PMML document's is lower) from the first bytes, before
+    // the whole file is read: a huge hostile file costs no memory.
+    let mut head = Vec::with_capacity(4096);
+    let mut file = file;
+    (&mut file)
+        .take(4096)
+        .read_to_end(&mut head)
+        .with_context(|| label.to_string())?;
+    if let Some((format, limit)) = ferry_import::max_bytes(&head) {
+        if len > limit {
+            bail!(
+                "{label}: the file is {len} bytes, more than the {} MiB limit for a {format} model",
+                limit >> 20
+            );
+        }
+    }
     let mut bytes = Vec::with_capacity(len as usize);
+    bytes.extend_from_slice(&head);
     file.take(MAX_MODEL_BYTES)
         .read_to_end(&mut bytes)
         .with_context(|| label.to_string())?;

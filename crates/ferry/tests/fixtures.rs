@@ -328,44 +328,7 @@ const PMML_LOSSY: &[(&str, &str)] = &[
 ];
 
 /// Hand-written PMML cases ferry refuses, with a part of the message it must give.
-const PMML_REFUSED: &[(&str, &str)] = &[
-    ("regnorm_simplemax", "normalizationMethod `simplemax`"),
-    ("seg_average", "a segment that is not a regression tree"),
-    (
-        "seg_average_classification",
-        "averaged classifiers other than trees",
-    ),
-    ("seg_majority_vote", "multipleModelMethod `majorityVote`"),
-    ("seg_max", "multipleModelMethod `max`"),
-    ("seg_median", "multipleModelMethod `median`"),
-    ("seg_median_even", "multipleModelMethod `median`"),
-    (
-        "seg_model_chain",
-        "a chained segment that is not a sum of trees",
-    ),
-    (
-        "seg_select_first",
-        "segments selected by a predicate other than <True/>",
-    ),
-    ("seg_sum", "a segment that is not a regression tree"),
-    (
-        "seg_weighted_average",
-        "weighted segments with unequal weights",
-    ),
-    (
-        "seg_weighted_majority_vote",
-        "multipleModelMethod `weightedMajorityVote`",
-    ),
-    (
-        "targets_default_floor",
-        "Targets with castInteger, min or max",
-    ),
-    ("targets_rescale", "Targets with castInteger, min or max"),
-    (
-        "transforms_apply",
-        "comparing two string fields with different value lists",
-    ),
-];
+const PMML_REFUSED: &[(&str, &str)] = &[("seg_max", "multipleModelMethod `max`")];
 
 /// Rows where ferry deliberately differs from JPMML-Evaluator, and why. Each is checked
 /// to still differ, so the list cannot go stale.

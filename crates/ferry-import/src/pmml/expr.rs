@@ -20,6 +20,9 @@ pub(crate) struct Val {
     pub kind: Kind,
     /// The text of a `<Constant>`, interpreted against the other operand's kind.
     pub literal: Option<String>,
+    /// Whether the value is a PMML integer: JPMML divides two integers as Java does,
+    /// truncating (`1 / 3` is 0).
+    pub integer: bool,
 }
 
 impl Val {
@@ -28,6 +31,7 @@ impl Val {
             expr,
             kind: Kind::Number,
             literal: None,
+            integer: false,
         }
     }
 }
@@ -122,6 +126,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             column,
             kind: val.kind,
             float,
+            integer: data_type == "integer",
         })
     }
 
@@ -153,16 +158,22 @@ impl<'a, 'i> Builder<'a, 'i> {
                         } else {
                             v
                         };
+                        // Without a dataType JPMML types "1" as an integer, "1.0" as a double.
+                        let integer = data_type == Some("integer")
+                            || (data_type.is_none()
+                                && !text.contains(['.', 'e', 'E', 'I', 'N', 'n']));
                         Ok(Val {
                             expr: Expr::constant(v),
                             kind: Kind::Number,
                             literal: Some(text.to_string()),
+                            integer,
                         })
                     }
                     _ => Ok(Val {
                         expr: Expr::constant(0.0),
                         kind: Kind::Text(Rc::new(vec![text.to_string()])),
                         literal: Some(text.to_string()),
+                        integer: false,
                     }),
                 }
             }
@@ -177,6 +188,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                     expr,
                     kind: field.kind,
                     literal: None,
+                    integer: field.integer,
                 })
             }
             "NormContinuous" => self.norm_continuous(el, upto),
@@ -396,9 +408,18 @@ impl<'a, 'i> Builder<'a, 'i> {
                 ))),
             }
         };
+        let both_integers = args.len() == 2 && args.iter().all(|a| a.integer);
         let binary = |f: BinaryFn| -> Result<Val, ImportError> {
             arity(2)?;
-            Ok(Val::number(Expr::binary(f, num(0)?, num(1)?, F64)))
+            let mut e = Expr::binary(f, num(0)?, num(1)?, F64);
+            let integer = both_integers && f != BinaryFn::Pow;
+            if integer && f == BinaryFn::Div {
+                e = trunc(e);
+            }
+            Ok(Val {
+                integer,
+                ..Val::number(e)
+            })
         };
         let unary = |f: UnaryFn| -> Result<Val, ImportError> {
             arity(1)?;
@@ -414,8 +435,14 @@ impl<'a, 'i> Builder<'a, 'i> {
             "exp" | "x-exp" => unary(UnaryFn::Exp)?,
             "sqrt" | "x-sqrt" => unary(UnaryFn::Sqrt)?,
             "abs" | "x-abs" => unary(UnaryFn::Abs)?,
-            "floor" | "x-floor" => unary(UnaryFn::Floor)?,
-            "ceil" | "x-ceil" => unary(UnaryFn::Ceil)?,
+            "floor" | "x-floor" => Val {
+                integer: true,
+                ..unary(UnaryFn::Floor)?
+            },
+            "ceil" | "x-ceil" => Val {
+                integer: true,
+                ..unary(UnaryFn::Ceil)?
+            },
             "x-tanh" | "tanh" => unary(UnaryFn::Tanh)?,
             "x-expit" | "x-sigmoid" => unary(UnaryFn::Logistic)?,
             "log10" | "x-log10" => {
@@ -431,12 +458,19 @@ impl<'a, 'i> Builder<'a, 'i> {
             "round" | "x-round" | "rint" | "x-rint" => {
                 arity(1)?;
                 // Java's Math.round: floor(x + 0.5).
+                // Exactly floor(x + 0.5), as Java's Math.round: x - floor(x) is exact, where
+                // x + 0.5 may round up (0.49999999999999994 + 0.5 == 1.0).
                 let x = num(0)?;
-                Val::number(Expr::unary(
-                    UnaryFn::Floor,
-                    Expr::binary(BinaryFn::Add, x, Expr::constant(0.5), F64),
-                    F64,
-                ))
+                let floor = Expr::unary(UnaryFn::Floor, x.clone(), F64);
+                let frac = Expr::binary(BinaryFn::Sub, x, floor.clone(), F64);
+                Val {
+                    integer: true,
+                    ..Val::number(Expr::if_else(
+                        Expr::compare(CompareOp::Ge, frac, Expr::constant(0.5)),
+                        Expr::binary(BinaryFn::Add, floor.clone(), Expr::constant(1.0), F64),
+                        floor,
+                    ))
+                }
             }
             "min" | "max" | "sum" | "product" | "avg" => {
                 if args.is_empty() {
@@ -449,16 +483,50 @@ impl<'a, 'i> Builder<'a, 'i> {
                     "product" => BinaryFn::Mul,
                     _ => BinaryFn::Add,
                 };
-                let n = xs.len();
-                let folded = xs
-                    .into_iter()
-                    .reduce(|a, b| Expr::binary(f, a, b, F64))
+                // Missing arguments are skipped; all missing gives missing.
+                let present =
+                    |x: &Expr| Expr::binary(BinaryFn::Sub, Expr::constant(1.0), is_missing(x), F64);
+                let all_missing = xs
+                    .iter()
+                    .map(is_missing)
+                    .reduce(|a, b| Expr::binary(BinaryFn::Min, a, b, F64))
                     .expect("not empty");
-                Val::number(if function == "avg" {
-                    Expr::binary(BinaryFn::Div, folded, Expr::constant(n as f64), F64)
-                } else {
-                    folded
-                })
+                let body = match f {
+                    BinaryFn::Min | BinaryFn::Max => xs
+                        .iter()
+                        .cloned()
+                        .reduce(|a, b| {
+                            Expr::if_else(
+                                is_missing(&a),
+                                b.clone(),
+                                Expr::if_else(
+                                    is_missing(&b),
+                                    a.clone(),
+                                    Expr::binary(f, a, b, F64),
+                                ),
+                            )
+                        })
+                        .expect("not empty"),
+                    _ => {
+                        let unit = if f == BinaryFn::Mul { 1.0 } else { 0.0 };
+                        let folded = xs
+                            .iter()
+                            .map(|x| Expr::if_else(is_missing(x), Expr::constant(unit), x.clone()))
+                            .reduce(|a, b| Expr::binary(f, a, b, F64))
+                            .expect("not empty");
+                        if function == "avg" {
+                            let count = xs
+                                .iter()
+                                .map(present)
+                                .reduce(|a, b| Expr::binary(BinaryFn::Add, a, b, F64))
+                                .expect("not empty");
+                            Expr::binary(BinaryFn::Div, folded, count, F64)
+                        } else {
+                            folded
+                        }
+                    }
+                };
+                Val::number(Expr::if_else(all_missing, nan(), body))
             }
             "threshold" => {
                 arity(2)?;
@@ -514,12 +582,21 @@ impl<'a, 'i> Builder<'a, 'i> {
                 for v in &args[1..] {
                     any = or(any, compare(CompareOp::Eq, x, v, el)?);
                 }
-                let body = if function == "isIn" {
-                    any
+                // A missing value is in the list only if the list holds a missing
+                // constant.
+                let listed_missing = args[1..].iter().any(
+                    |v| matches!(v.expr, Expr::Const { value } if value.is_nan() && v.literal.is_none()),
+                );
+                let any = Expr::if_else(
+                    is_missing(&x.expr),
+                    Expr::constant(f64::from(u8::from(listed_missing))),
+                    any,
+                );
+                if function == "isIn" {
+                    Val::number(any)
                 } else {
-                    Expr::binary(BinaryFn::Sub, Expr::constant(1.0), any, F64)
-                };
-                Val::number(strict(&[&x.expr], body))
+                    Val::number(Expr::binary(BinaryFn::Sub, Expr::constant(1.0), any, F64))
+                }
             }
             "if" => {
                 if !(2..=3).contains(&args.len()) {
@@ -533,26 +610,41 @@ impl<'a, 'i> Builder<'a, 'i> {
                     expr: strict(&[&cond], body),
                     kind,
                     literal: None,
+                    integer: false,
                 }
             }
             other => return Err(el.unsupported(format!("the function `{other}`"))),
         };
         if let Some(m) = el.attr("mapMissingTo") {
-            let v = parse_number(m)
+            let v = boolean_or_number(m)
                 .ok_or_else(|| el.error(format!("mapMissingTo `{m}` is not a number")))?;
-            let any = args
-                .iter()
-                .map(|a| is_missing(&a.expr))
-                .reduce(or)
-                .unwrap_or(Expr::constant(0.0));
+            // Any missing argument gives the replacement; `if` evaluates only its
+            // condition and the branch it takes.
+            let any = if function == "if" {
+                or(is_missing(&args[0].expr), is_missing(&val.expr))
+            } else {
+                args.iter()
+                    .map(|a| is_missing(&a.expr))
+                    .reduce(or)
+                    .unwrap_or(Expr::constant(0.0))
+            };
             val.expr = Expr::if_else(any, Expr::constant(v), val.expr);
         }
         if let Some(d) = el.attr("defaultValue") {
-            let v = parse_number(d)
+            let v = boolean_or_number(d)
                 .ok_or_else(|| el.error(format!("defaultValue `{d}` is not a number")))?;
             val.expr = Expr::if_else(is_missing(&val.expr), Expr::constant(v), val.expr.clone());
         }
         Ok(val)
+    }
+}
+
+/// A replacement value: a number, or a boolean (1 or 0).
+fn boolean_or_number(text: &str) -> Option<f64> {
+    match text {
+        "true" => Some(1.0),
+        "false" => Some(0.0),
+        _ => parse_number(text),
     }
 }
 
@@ -595,8 +687,22 @@ pub(crate) fn compare(
     b: &Val,
     at: El<'_, '_>,
 ) -> Result<Expr, ImportError> {
+    // A constant is read in the other side's type: "3" typed as a string still equals
+    // the number 3 when compared with a numeric field.
+    let as_number = |v: &Val| {
+        v.literal
+            .as_deref()
+            .and_then(parse_number)
+            .map(Expr::constant)
+    };
     let (x, y) = match (&a.kind, &b.kind) {
         (Kind::Number, Kind::Number) => (a.expr.clone(), b.expr.clone()),
+        (Kind::Number, Kind::Text(_)) if as_number(b).is_some() => {
+            (a.expr.clone(), as_number(b).expect("checked"))
+        }
+        (Kind::Text(_), Kind::Number) if as_number(a).is_some() && a.literal.is_some() => {
+            (as_number(a).expect("checked"), b.expr.clone())
+        }
         (Kind::Text(levels), _) if b.literal.is_some() => (
             a.expr.clone(),
             code_in(levels, b.literal.as_deref().unwrap_or("")),
@@ -696,6 +802,7 @@ impl Outputs {
                 Some(l) => Kind::Text(Rc::new(l)),
             },
             literal: None,
+            integer: false,
         }
     }
 }

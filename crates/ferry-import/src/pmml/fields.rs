@@ -41,6 +41,8 @@ pub(crate) struct Field {
     /// Whether the field is `dataType="float"`: its values are float32, and so is every
     /// constant compared with it (JPMML parses a predicate's value in the field's type).
     pub float: bool,
+    /// Whether the field is `dataType="integer"` (integer arithmetic, see `Val`).
+    pub integer: bool,
 }
 
 impl Field {
@@ -279,6 +281,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                 column,
                 kind,
                 float: df.data_type == "float",
+                integer: df.data_type == "integer",
             };
             prepared.push((field, df, mf));
         }
@@ -488,6 +491,42 @@ impl<'a, 'i> Builder<'a, 'i> {
     pub fn pop_scope(&mut self) {
         self.scopes.pop();
     }
+
+    /// Adds a field to the innermost scope (a chained segment's output).
+    pub fn define(&mut self, name: &str, field: Field) {
+        self.scopes
+            .last_mut()
+            .expect("the global scope is never popped")
+            .fields
+            .insert(name.to_string(), field);
+    }
+
+    /// The state to go back to when a conversion is abandoned for another.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            derived: self.derived.len(),
+            scopes: self.scopes.len(),
+        }
+    }
+
+    /// Forgets every column made since `mark`, and the fields that point at them.
+    pub fn rollback(&mut self, mark: Checkpoint) {
+        let first = self.inputs.len() + mark.derived;
+        for d in self.derived.drain(mark.derived..) {
+            self.names.remove(&d.name);
+        }
+        self.interned.retain(|_, c| *c < first);
+        self.scopes.truncate(mark.scopes);
+        for scope in &mut self.scopes {
+            scope.fields.retain(|_, f| f.column < first);
+        }
+    }
+}
+
+/// See [`Builder::checkpoint`].
+pub(crate) struct Checkpoint {
+    derived: usize,
+    scopes: usize,
 }
 
 /// Adds the DerivedFields of a TransformationDictionary or LocalTransformations.
@@ -531,6 +570,22 @@ fn mentioned_values(root: El<'_, '_>) -> Result<HashMap<String, Vec<String>>, Im
             "CategoricalPredictor" => {
                 if let (Some(f), Some(v)) = (el.attr("name"), el.attr("value")) {
                     add(f, v.to_string());
+                }
+            }
+            // Strings a string field is compared with in an Apply.
+            "Apply"
+                if matches!(
+                    el.attr("function"),
+                    Some("equal" | "notEqual" | "isIn" | "isNotIn")
+                ) =>
+            {
+                let mut args = el.elements();
+                if let Some(f) = args.next().filter(|a| a.name() == "FieldRef") {
+                    if let Some(field) = f.attr("field") {
+                        for a in args.filter(|a| a.name() == "Constant") {
+                            add(field, a.text().to_string());
+                        }
+                    }
                 }
             }
             "MapValues" => {

@@ -10,6 +10,7 @@
 //! except that a `dataType="float"` field holds float32 values and a constant compared
 //! with it (a split threshold) is read as float32 too.
 
+mod compose;
 mod expr;
 mod fields;
 mod glm;

@@ -34,7 +34,7 @@ const OTHER_MODELS: &[&str] = &[
     "TimeSeriesModel",
 ];
 
-const MODELS: &[&str] = &[
+pub(crate) const MODELS: &[&str] = &[
     "RegressionModel",
     "GeneralRegressionModel",
     "TreeModel",
@@ -122,7 +122,7 @@ fn target_field<'d, 'a, 'i>(
 
 /// The class labels, in the order of the target field's values (else as the model
 /// lists them).
-fn classes(
+pub(crate) fn classes(
     target: Option<&DataField<'_, '_>>,
     model: El<'_, '_>,
 ) -> Result<Vec<String>, ImportError> {
@@ -166,6 +166,9 @@ pub(crate) enum Scored<'a, 'i> {
         outputs: Vec<OutputTrees<'a, 'i>>,
         transform: Transform,
     },
+    /// The outputs themselves (the prediction, or each class's probability), as
+    /// expressions over the column space ([`super::compose`]).
+    Values { values: Vec<Expr> },
 }
 
 pub(crate) struct OutputTrees<'a, 'i> {
@@ -184,10 +187,28 @@ pub(crate) enum Leaf {
     Score,
     /// The probability of the class with this label.
     Probability(std::rc::Rc<str>),
+    /// The index of the node's `score` among these classes (a tree's vote).
+    Label(std::rc::Rc<[String]>),
 }
 
 impl<'a, 'i> Builder<'a, 'i> {
     pub fn model(
+        &mut self,
+        model: El<'a, 'i>,
+        classes: Option<&[String]>,
+    ) -> Result<Scored<'a, 'i>, ImportError> {
+        let scored = self.model_only(model, classes)?;
+        if complex_targets(model) {
+            if classes.is_some() {
+                return Err(model.unsupported("Targets on a classification model"));
+            }
+            return self.post_targets(model, scored);
+        }
+        Ok(scored)
+    }
+
+    /// The model without the Targets that `post_targets` applies.
+    fn model_only(
         &mut self,
         model: El<'a, 'i>,
         classes: Option<&[String]>,
@@ -407,6 +428,61 @@ impl<'a, 'i> Builder<'a, 'i> {
                             },
                         })
                     }
+                    // simplemax: y_j / Σ y; logit: the same over 1/(1+exp(-y_j)); none:
+                    // the values, the last class getting 1 - Σ of the others.
+                    ("simplemax" | "logit" | "none", k, n)
+                        if n == k || (method == "none" && n + 1 == k) =>
+                    {
+                        let mut ys: Vec<Expr> = Vec::new();
+                        for c in classes.iter().take(n) {
+                            let (weights, bias) = row(by_class(c).ok_or_else(|| {
+                                model.error(format!("no RegressionTable for class `{c}`"))
+                            })?);
+                            let y = Expr::Dot {
+                                columns: columns.clone(),
+                                weights,
+                                bias,
+                                precision: Precision::F64,
+                            };
+                            let y = match method {
+                                "logit" => {
+                                    Expr::unary(ferry_ir::UnaryFn::Logistic, y, Precision::F64)
+                                }
+                                _ => y,
+                            };
+                            ys.push(Expr::column(self.column("score", y)));
+                        }
+                        let sum = |xs: &[Expr]| {
+                            xs.iter()
+                                .cloned()
+                                .reduce(|a, b| Expr::binary(BinaryFn::Add, a, b, Precision::F64))
+                                .expect("classes")
+                        };
+                        let values = if method == "none" {
+                            let rest = Expr::binary(
+                                BinaryFn::Sub,
+                                Expr::constant(1.0),
+                                sum(&ys[..k - 1]),
+                                Precision::F64,
+                            );
+                            let mut v = ys[..k - 1].to_vec();
+                            v.push(rest);
+                            v
+                        } else {
+                            let total = Expr::column(self.column("sum", sum(&ys)));
+                            ys.iter()
+                                .map(|y| {
+                                    Expr::binary(
+                                        BinaryFn::Div,
+                                        y.clone(),
+                                        total.clone(),
+                                        Precision::F64,
+                                    )
+                                })
+                                .collect()
+                        };
+                        Ok(Scored::Values { values })
+                    }
                     (method, k, n) => Err(model.unsupported(format!(
                         "normalizationMethod `{method}` with {k} classes and {n} RegressionTables"
                     ))),
@@ -415,7 +491,24 @@ impl<'a, 'i> Builder<'a, 'i> {
         }
     }
 
+    /// A MiningModel: one tree ensemble when its segments are trees combined the way
+    /// ensembles are, else expressions ([`super::compose`]).
     fn mining_model(
+        &mut self,
+        model: El<'a, 'i>,
+        classes: Option<&[String]>,
+    ) -> Result<Scored<'a, 'i>, ImportError> {
+        let mark = self.checkpoint();
+        match self.mining_ensemble(model, classes) {
+            Err(ImportError::Unsupported { .. }) => {
+                self.rollback(mark);
+                self.segmentation_values(model, classes)
+            }
+            other => other,
+        }
+    }
+
+    fn mining_ensemble(
         &mut self,
         model: El<'a, 'i>,
         classes: Option<&[String]>,
@@ -680,17 +773,31 @@ fn number_field(field: &Field, at: El<'_, '_>) -> Result<(), ImportError> {
     }
 }
 
-/// `(rescaleConstant, rescaleFactor)` of the model's Targets; castInteger and min/max
-/// are refused.
+/// Whether the model's Targets clamp, round or default its prediction: then they are
+/// applied to the prediction afterwards (`post_targets`) rather than folded in.
+fn complex_targets(model: El<'_, '_>) -> bool {
+    model.child("Targets").is_some_and(|targets| {
+        targets.children_named("Target").any(|t| {
+            ["castInteger", "min", "max"]
+                .iter()
+                .any(|a| t.attr(a).is_some())
+                || t.children_named("TargetValue")
+                    .any(|v| v.attr("defaultValue").is_some())
+        })
+    })
+}
+
+/// `(rescaleConstant, rescaleFactor)` of the model's Targets, folded into the estimator
+/// (none when `post_targets` applies them).
 fn rescale(model: El<'_, '_>) -> Result<(f64, f64), ImportError> {
     let Some(targets) = model.child("Targets") else {
         return Ok((0.0, 1.0));
     };
+    if complex_targets(model) {
+        return Ok((0.0, 1.0));
+    }
     let mut out = (0.0, 1.0);
     for t in targets.children_named("Target") {
-        if t.attr("castInteger").is_some() || t.attr("min").is_some() || t.attr("max").is_some() {
-            return Err(t.unsupported("Targets with castInteger, min or max"));
-        }
         out = (
             t.f64_or("rescaleConstant", 0.0)?,
             t.f64_or("rescaleFactor", 1.0)?,
@@ -703,9 +810,27 @@ impl<'a, 'i> Scored<'a, 'i> {
     /// One IR estimator over the columns the model reads.
     pub fn into_estimator(
         self,
-        _b: &mut Builder<'a, 'i>,
+        b: &mut Builder<'a, 'i>,
     ) -> Result<(Estimator, Vec<usize>, Transform), ImportError> {
         match self {
+            // The outputs are columns; the estimator passes each through (0 + 1·x is x).
+            Scored::Values { values } => {
+                let columns: Vec<usize> =
+                    values.into_iter().map(|v| b.column("output", v)).collect();
+                let n = columns.len();
+                let coefficients = (0..n)
+                    .map(|k| (0..n).map(|j| f64::from(u8::from(j == k))).collect())
+                    .collect();
+                Ok((
+                    Estimator::Linear(Linear {
+                        coefficients,
+                        intercepts: vec![0.0; n],
+                        score_precision: Precision::F64,
+                    }),
+                    columns,
+                    Transform::Identity,
+                ))
+            }
             Scored::Linear {
                 columns,
                 coefficients,
@@ -807,7 +932,7 @@ impl<'a, 'i> Scored<'a, 'i> {
 
 /// The value a leaf contributes: its score, or the probability of a class (from its
 /// ScoreDistribution: the `probability` given, else the record count's share).
-fn leaf_value(node: El<'_, '_>, leaf: &Leaf) -> Result<f64, ImportError> {
+pub(crate) fn leaf_value(node: El<'_, '_>, leaf: &Leaf) -> Result<f64, ImportError> {
     match leaf {
         // A node without a score (reached by returnLastPrediction) predicts nothing.
         Leaf::Score => {
@@ -817,6 +942,10 @@ fn leaf_value(node: El<'_, '_>, leaf: &Leaf) -> Result<f64, ImportError> {
             parse_number(score)
                 .ok_or_else(|| node.error(format!("the score `{score}` is not a number")))
         }
+        Leaf::Label(classes) => Ok(node
+            .attr("score")
+            .and_then(|s| classes.iter().position(|c| c == s))
+            .map_or(f64::NAN, |i| i as f64)),
         Leaf::Probability(class) => {
             let dist: Vec<El<'_, '_>> = node.children_named("ScoreDistribution").collect();
             if dist.is_empty() {

@@ -374,6 +374,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                     expr: x,
                     kind: field.kind.clone(),
                     literal: None,
+                    integer: false,
                 };
                 let value = p.req("value")?;
                 let b = match &field.kind {
@@ -381,11 +382,13 @@ impl<'a, 'i> Builder<'a, 'i> {
                         expr: Expr::constant(field.value_of(value, p)?.expect("a number")),
                         kind: Kind::Number,
                         literal: None,
+                        integer: false,
                     },
                     Kind::Text(_) => Val {
                         expr: Expr::constant(0.0),
                         kind: Kind::Number,
                         literal: Some(value.to_string()),
+                        integer: false,
                     },
                 };
                 compare(cmp, &a, &b, p)
