@@ -158,12 +158,12 @@ impl Expr {
                 Some(Float32::Cast(ty)) => {
                     out.push_str("CAST(");
                     match &**x {
-                        Expr::Float(_) | Expr::Null => x.render(d, out),
                         // Engines raise on a value beyond float32's range (DuckDB,
-                        // PostgreSQL): it is held at the largest float32, which every
-                        // comparison with a finite threshold treats as the infinity it
-                        // would round to.
-                        _ => {
+                        // PostgreSQL): a column (an input's value) is held at the largest
+                        // float32, which every comparison with a finite threshold treats
+                        // as the infinity it would round to. Only columns: the value is
+                        // written three times.
+                        Expr::Internal(_) | Expr::Column(_) => {
                             let max = Expr::Float(f64::from(f32::MAX));
                             let min = Expr::Float(-f64::from(f32::MAX));
                             Expr::Case(
@@ -175,6 +175,7 @@ impl Expr {
                             )
                             .render(d, out);
                         }
+                        _ => x.render(d, out),
                     }
                     let _ = write!(out, " AS {ty})");
                 }

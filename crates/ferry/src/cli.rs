@@ -66,8 +66,8 @@ pub struct BoardArgs {
 
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// Model file: XGBoost JSON/UBJSON, LightGBM text, ONNX or ferry IR JSON (detected
-    /// from the content).
+    /// Model file: XGBoost JSON/UBJSON, LightGBM text, ONNX, PMML or ferry IR JSON
+    /// (detected from the content).
     ///
     /// When no such file exists, MODEL is a board reference: NAME (the latest
     /// version), NAME@VERSION or NAME@ALIAS.

@@ -327,9 +327,6 @@ const PMML_LOSSY: &[(&str, &str)] = &[
     ),
 ];
 
-/// Hand-written PMML cases ferry refuses, with a part of the message it must give.
-const PMML_REFUSED: &[(&str, &str)] = &[("seg_max", "multipleModelMethod `max`")];
-
 /// Rows where ferry deliberately differs from JPMML-Evaluator, and why. Each is checked
 /// to still differ, so the list cannot go stale.
 const PMML_DEVIATIONS: &[(&str, &[usize], &str)] = &[(
@@ -372,21 +369,9 @@ fn every_pmml_fixture_matches_jpmml() {
     for dir in &dirs {
         let case = dir.file_name().unwrap().to_string_lossy().to_string();
         let bytes = std::fs::read(dir.join("model.pmml")).unwrap();
-        let refused = PMML_REFUSED.iter().find(|(c, _)| *c == case);
-        let model = match (
-            ferry_import::import(&bytes, &ImportOptions::default()),
-            refused,
-        ) {
-            (Ok(_), Some(_)) => {
-                failures.push(format!("{case}: listed as refused but imported"));
-                continue;
-            }
-            (Ok(model), None) => model,
-            (Err(e), Some((_, why))) if e.to_string().contains(why) => {
-                println!("{case:<44} refused: {e}");
-                continue;
-            }
-            (Err(e), _) => {
+        let model = match ferry_import::import(&bytes, &ImportOptions::default()) {
+            Ok(model) => model,
+            Err(e) => {
                 failures.push(format!("{case}: {e}"));
                 continue;
             }

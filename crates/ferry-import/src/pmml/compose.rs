@@ -471,6 +471,62 @@ impl<'a, 'i> Builder<'a, 'i> {
                     .map(|v| Expr::if_else(lost.clone(), c(f64::NAN), div(v, total.clone())))
                     .collect()
             }
+            // Per class the largest probability over the segments; the class with the
+            // largest wins, and the result is the mean distribution of the segments
+            // that reach it for that class.
+            ("max", Some(k)) => {
+                if outputs
+                    .iter()
+                    .any(|(p, ..)| !matches!(p, Expr::Const { value } if *value == 1.0))
+                {
+                    return Err(seg.unsupported("`max` over segments chosen by predicates"));
+                }
+                let maxes: Vec<Expr> = (0..k)
+                    .map(|j| {
+                        let m = outputs
+                            .iter()
+                            .map(|o| o.2[j].clone())
+                            .reduce(|a, b| Expr::binary(BinaryFn::Max, a, b, F64))
+                            .expect("segments");
+                        Expr::column(self.column("max", m))
+                    })
+                    .collect();
+                let winner = self.first_max(&maxes);
+                let winner = Expr::column(self.column("winner", winner));
+                let at_winner = |v: &[Expr]| -> Expr {
+                    (0..k)
+                        .map(|j| {
+                            Expr::if_else(
+                                Expr::compare(CompareOp::Eq, winner.clone(), c(j as f64)),
+                                v[j].clone(),
+                                c(0.0),
+                            )
+                        })
+                        .reduce(add)
+                        .expect("classes")
+                };
+                let best = at_winner(&maxes);
+                let best = Expr::column(self.column("best", best));
+                let mut reach = Vec::new();
+                for o in &outputs {
+                    let r = Expr::compare(CompareOp::Eq, at_winner(&o.2), best.clone());
+                    reach.push(Expr::column(self.column("reach", r)));
+                }
+                let n = reach.iter().cloned().reduce(add).expect("segments");
+                let n = Expr::column(self.column("reach", n));
+                (0..k)
+                    .map(|j| {
+                        let sum = outputs
+                            .iter()
+                            .zip(&reach)
+                            .map(|(o, r)| mul(r.clone(), o.2[j].clone()))
+                            .reduce(add)
+                            .expect("segments");
+                        let p = div(sum, n.clone());
+                        Expr::if_else(is_missing(winner.clone()), c(f64::NAN), p)
+                    })
+                    .collect()
+            }
             (method, _) => {
                 return Err(seg.unsupported(format!(
                     "multipleModelMethod `{method}` for a {}",
