@@ -103,6 +103,12 @@ pub trait Dialect: Sync {
 
     /// Arguments of EXP are clamped below at this value in engines that raise an error
     /// on underflow instead of returning 0.
+    /// Written before a text column compared with category names, so that the
+    /// comparison is exact (case and trailing spaces count).
+    fn exact_text_prefix(&self) -> &'static str {
+        ""
+    }
+
     /// The name of a math function (standard SQL spells most of them alike).
     fn math(&self, f: Math) -> &'static str {
         match f {
@@ -294,6 +300,10 @@ pub struct MySql {
     name: &'static str,
 }
 impl Dialect for MySql {
+    /// The default collations ignore case and trailing spaces; BINARY compares bytes.
+    fn exact_text_prefix(&self) -> &'static str {
+        "BINARY "
+    }
     /// `CAST(x AS FLOAT)` rounds to float32 (MySQL 8.0.17+, MariaDB 10.4.5+); FLOAT
     /// arithmetic is done in double, so every step is cast back.
     fn float32(&self) -> Option<Float32> {

@@ -137,9 +137,21 @@ impl Expr {
             }
             Expr::In(x, list) => {
                 out.push('(');
+                // Category names compare byte for byte (MariaDB's default collation
+                // ignores case and trailing spaces).
+                if matches!(list.first(), Some(Expr::Str(_))) {
+                    out.push_str(d.exact_text_prefix());
+                }
                 x.render(d, out);
-                out.push_str(" IN ");
-                join(d, out, list, ", ");
+                // One value: `=`, which compares -0.0 and 0.0 as equal everywhere
+                // (ClickHouse's IN hashes them apart).
+                if let [one] = list.as_slice() {
+                    out.push_str(" = ");
+                    one.render(d, out);
+                } else {
+                    out.push_str(" IN ");
+                    join(d, out, list, ", ");
+                }
                 out.push(')');
             }
             Expr::Case(whens, otherwise) => {

@@ -619,6 +619,17 @@ impl<'a, 'i> Builder<'a, 'i> {
                         .ok_or_else(|| f.error(format!("`{value}` is not a class")))?;
                     (values[k].clone(), Kind::Number)
                 }
+                // An expression over the outputs before it (a calibration, an inverse
+                // target transformation).
+                ("transformedValue", _) => {
+                    let body = f
+                        .elements()
+                        .next()
+                        .ok_or_else(|| f.error("a transformedValue needs an expression"))?;
+                    let upto = self.scopes.len();
+                    let v = self.expression(body, upto)?;
+                    (v.expr, v.kind)
+                }
                 (other, _) => {
                     return Err(f.unsupported(format!("an OutputField with feature `{other}`")))
                 }

@@ -337,7 +337,7 @@ impl<'a, 'i> Builder<'a, 'i> {
         }
         let cell = |row: El<'a, 'i>, column: &str| -> Option<&'a str> {
             row.elements()
-                .find(|c| c.name() == column || c.0.tag_name().name() == column)
+                .find(|c| super::xml::column_is(*c, column))
                 .map(|c| c.text())
         };
         let mut entries = Vec::new();
@@ -380,6 +380,42 @@ impl<'a, 'i> Builder<'a, 'i> {
             .expect("at least one key");
         let missing = el.attr("mapMissingTo").map_or(nan(), |m| outputs.value(m));
         Ok(outputs.val(Expr::if_else(any_missing, missing, expr)))
+    }
+
+    /// A DefineFunction applied to `args`: its body with each ParameterField bound to
+    /// a column holding the argument.
+    fn call(&mut self, f: El<'a, 'i>, args: &[Val], at: El<'a, 'i>) -> Result<Val, ImportError> {
+        let params: Vec<El<'a, 'i>> = f.children_named("ParameterField").collect();
+        if params.len() != args.len() {
+            return Err(at.error(format!(
+                "`{}` takes {} argument(s), {} given",
+                f.req("name")?,
+                params.len(),
+                args.len()
+            )));
+        }
+        let body = f
+            .elements()
+            .find(|e| e.name() != "ParameterField")
+            .ok_or_else(|| f.error("a DefineFunction needs an expression"))?;
+        let mut scope = super::fields::Scope::default();
+        for (p, a) in params.iter().zip(args) {
+            let column = self.column(p.req("name")?, a.expr.clone());
+            scope.fields.insert(
+                p.req("name")?.to_string(),
+                Field {
+                    column,
+                    kind: a.kind.clone(),
+                    float: false,
+                    integer: a.integer,
+                },
+            );
+        }
+        self.scopes.push(scope);
+        let upto = self.scopes.len();
+        let out = self.expression(body, upto);
+        self.scopes.pop();
+        out
     }
 
     fn args(&mut self, el: El<'a, 'i>, upto: usize) -> Result<Vec<Val>, ImportError> {
@@ -445,6 +481,49 @@ impl<'a, 'i> Builder<'a, 'i> {
             },
             "x-tanh" | "tanh" => unary(UnaryFn::Tanh)?,
             "x-expit" | "x-sigmoid" => unary(UnaryFn::Logistic)?,
+            "expm1" | "x-expm1" => {
+                arity(1)?;
+                Val::number(Expr::binary(
+                    BinaryFn::Sub,
+                    Expr::unary(UnaryFn::Exp, num(0)?, F64),
+                    Expr::constant(1.0),
+                    F64,
+                ))
+            }
+            "ln1p" | "x-ln1p" => {
+                arity(1)?;
+                Val::number(Expr::unary(
+                    UnaryFn::Ln,
+                    Expr::binary(BinaryFn::Add, num(0)?, Expr::constant(1.0), F64),
+                    F64,
+                ))
+            }
+            "rint" | "x-rint" => {
+                // Java's Math.rint: to the nearest integer, ties to the even one.
+                arity(1)?;
+                let x = num(0)?;
+                let floor = Expr::unary(UnaryFn::Floor, x.clone(), F64);
+                let frac = Expr::binary(BinaryFn::Sub, x, floor.clone(), F64);
+                let up = Expr::binary(BinaryFn::Add, floor.clone(), Expr::constant(1.0), F64);
+                let half = Expr::binary(BinaryFn::Mul, floor.clone(), Expr::constant(0.5), F64);
+                let even = Expr::compare(
+                    CompareOp::Eq,
+                    Expr::unary(UnaryFn::Floor, half.clone(), F64),
+                    half,
+                );
+                Val {
+                    integer: true,
+                    ..Val::number(Expr::if_else(
+                        Expr::compare(CompareOp::Gt, frac.clone(), Expr::constant(0.5)),
+                        up.clone(),
+                        Expr::if_else(
+                            Expr::compare(CompareOp::Lt, frac, Expr::constant(0.5)),
+                            floor.clone(),
+                            Expr::if_else(even, floor, up),
+                        ),
+                    ))
+                }
+            }
             "log10" | "x-log10" => {
                 arity(1)?;
                 let ln = Expr::unary(UnaryFn::Ln, num(0)?, F64);
@@ -455,7 +534,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                     F64,
                 ))
             }
-            "round" | "x-round" | "rint" | "x-rint" => {
+            "round" | "x-round" => {
                 arity(1)?;
                 // Java's Math.round: floor(x + 0.5).
                 // Exactly floor(x + 0.5), as Java's Math.round: x - floor(x) is exact, where
@@ -613,7 +692,10 @@ impl<'a, 'i> Builder<'a, 'i> {
                     integer: false,
                 }
             }
-            other => return Err(el.unsupported(format!("the function `{other}`"))),
+            other => match self.scopes[0].functions.get(other).copied() {
+                Some(f) => self.call(f, &args, el)?,
+                None => return Err(el.unsupported(format!("the function `{other}`"))),
+            },
         };
         if let Some(m) = el.attr("mapMissingTo") {
             let v = boolean_or_number(m)

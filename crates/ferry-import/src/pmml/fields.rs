@@ -141,6 +141,8 @@ pub(crate) struct Scope<'a, 'i> {
     pub fields: HashMap<String, Field>,
     /// DerivedFields not converted yet.
     pub pending: HashMap<String, El<'a, 'i>>,
+    /// User-defined functions (DefineFunction), inlined where they are applied.
+    pub functions: HashMap<String, El<'a, 'i>>,
 }
 
 /// Builds the column space.
@@ -537,8 +539,11 @@ fn add_pending<'a, 'i>(scope: &mut Scope<'a, 'i>, holder: El<'a, 'i>) -> Result<
             return Err(df.error(format!("`{name}` is defined twice")));
         }
     }
-    if let Some(f) = holder.child("DefineFunction") {
-        return Err(f.unsupported("user-defined functions (DefineFunction)"));
+    for f in holder.children_named("DefineFunction") {
+        let name = f.req("name")?;
+        if scope.functions.insert(name.to_string(), f).is_some() {
+            return Err(f.error(format!("the function `{name}` is defined twice")));
+        }
     }
     Ok(())
 }
@@ -596,7 +601,9 @@ fn mentioned_values(root: El<'_, '_>) -> Result<HashMap<String, Vec<String>>, Im
                 if let Some(table) = el.child("InlineTable") {
                     for row in table.children_named("row") {
                         for cell in row.elements() {
-                            if let Some((field, _)) = pairs.iter().find(|p| p.1 == cell.name()) {
+                            if let Some((field, _)) =
+                                pairs.iter().find(|p| super::xml::column_is(cell, p.1))
+                            {
                                 add(field, cell.text().to_string());
                             }
                         }

@@ -428,13 +428,58 @@ impl<'a, 'i> Builder<'a, 'i> {
                             },
                         })
                     }
-                    // simplemax: y_j / Σ y; logit: the same over 1/(1+exp(-y_j)); none:
-                    // the values, the last class getting 1 - Σ of the others.
-                    ("simplemax" | "logit" | "none", k, n)
-                        if n == k || (method == "none" && n + 1 == k) =>
-                    {
+                    // none: the tables' values in document order, the last class
+                    // getting 1 - Σ of the others (with two classes the first value is
+                    // clamped to [0, 1], as JPMML does).
+                    ("none", k, n) if n == k || n + 1 == k => {
+                        let mut ys: Vec<(usize, Expr)> = Vec::new();
+                        for r in rows.iter().take(k - 1) {
+                            let class = classes
+                                .iter()
+                                .position(|c| Some(c.as_str()) == r.0)
+                                .expect("checked above");
+                            let (weights, bias) = row(r);
+                            let mut y = Expr::Dot {
+                                columns: columns.clone(),
+                                weights,
+                                bias,
+                                precision: Precision::F64,
+                            };
+                            if k == 2 {
+                                y = Expr::binary(
+                                    BinaryFn::Max,
+                                    Expr::constant(0.0),
+                                    Expr::binary(
+                                        BinaryFn::Min,
+                                        Expr::constant(1.0),
+                                        y,
+                                        Precision::F64,
+                                    ),
+                                    Precision::F64,
+                                );
+                            }
+                            ys.push((class, Expr::column(self.column("score", y))));
+                        }
+                        let rest = ys
+                            .iter()
+                            .map(|y| y.1.clone())
+                            .fold(Expr::constant(1.0), |acc, y| {
+                                Expr::binary(BinaryFn::Sub, acc, y, Precision::F64)
+                            });
+                        let mut values = vec![Expr::constant(f64::NAN); k];
+                        for (class, y) in &ys {
+                            values[*class] = y.clone();
+                        }
+                        let last = (0..k)
+                            .find(|c| ys.iter().all(|y| y.0 != *c))
+                            .expect("one class left");
+                        values[last] = rest;
+                        Ok(Scored::Values { values })
+                    }
+                    // simplemax: y_j / Σ y; logit: the same over 1/(1+exp(-y_j)).
+                    ("simplemax" | "logit", k, n) if n == k => {
                         let mut ys: Vec<Expr> = Vec::new();
-                        for c in classes.iter().take(n) {
+                        for c in classes {
                             let (weights, bias) = row(by_class(c).ok_or_else(|| {
                                 model.error(format!("no RegressionTable for class `{c}`"))
                             })?);
@@ -452,35 +497,23 @@ impl<'a, 'i> Builder<'a, 'i> {
                             };
                             ys.push(Expr::column(self.column("score", y)));
                         }
-                        let sum = |xs: &[Expr]| {
-                            xs.iter()
-                                .cloned()
-                                .reduce(|a, b| Expr::binary(BinaryFn::Add, a, b, Precision::F64))
-                                .expect("classes")
-                        };
-                        let values = if method == "none" {
-                            let rest = Expr::binary(
-                                BinaryFn::Sub,
-                                Expr::constant(1.0),
-                                sum(&ys[..k - 1]),
-                                Precision::F64,
-                            );
-                            let mut v = ys[..k - 1].to_vec();
-                            v.push(rest);
-                            v
-                        } else {
-                            let total = Expr::column(self.column("sum", sum(&ys)));
-                            ys.iter()
-                                .map(|y| {
-                                    Expr::binary(
-                                        BinaryFn::Div,
-                                        y.clone(),
-                                        total.clone(),
-                                        Precision::F64,
-                                    )
-                                })
-                                .collect()
-                        };
+                        let total = ys
+                            .iter()
+                            .cloned()
+                            .reduce(|a, b| Expr::binary(BinaryFn::Add, a, b, Precision::F64))
+                            .expect("classes");
+                        let total = Expr::column(self.column("sum", total));
+                        let values = ys
+                            .iter()
+                            .map(|y| {
+                                Expr::binary(
+                                    BinaryFn::Div,
+                                    y.clone(),
+                                    total.clone(),
+                                    Precision::F64,
+                                )
+                            })
+                            .collect();
                         Ok(Scored::Values { values })
                     }
                     (method, k, n) => Err(model.unsupported(format!(
@@ -500,11 +533,11 @@ impl<'a, 'i> Builder<'a, 'i> {
     ) -> Result<Scored<'a, 'i>, ImportError> {
         let mark = self.checkpoint();
         match self.mining_ensemble(model, classes) {
-            Err(ImportError::Unsupported { .. }) => {
+            Err(_) => {
                 self.rollback(mark);
                 self.segmentation_values(model, classes)
             }
-            other => other,
+            ok => ok,
         }
     }
 

@@ -168,6 +168,13 @@ impl<'a, 'i> El<'a, 'i> {
     }
 }
 
+/// Whether an InlineTable cell is the column `column`: names may carry a namespace
+/// prefix (`data:output`, as JPMML writes them), matched with or without it.
+pub(crate) fn column_is(cell: El<'_, '_>, column: &str) -> bool {
+    let local = column.rsplit_once(':').map_or(column, |(_, l)| l);
+    cell.name() == local
+}
+
 /// An `<Interval>`'s `closure`: whether the left and the right end belong to it.
 pub(crate) fn closure(interval: El<'_, '_>) -> Result<(bool, bool), ImportError> {
     Ok(match interval.req("closure")? {
