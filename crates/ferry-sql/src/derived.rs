@@ -269,7 +269,17 @@ pub(crate) fn power(a: Expr, b: Expr) -> Expr {
             return if n > 0.0 {
                 acc
             } else {
-                bin(Expr::Float(1.0), Op::Div, acc)
+                // 1/0 would raise in PostgreSQL and Spark: NULL, as any non-finite value.
+                Expr::Case(
+                    vec![(
+                        Expr::Or(vec![
+                            bin(acc.clone(), Op::Lt, Expr::Float(0.0)),
+                            bin(acc.clone(), Op::Gt, Expr::Float(0.0)),
+                        ]),
+                        bin(Expr::Float(1.0), Op::Div, acc),
+                    )],
+                    Box::new(Expr::Null),
+                )
             };
         }
         if n == 0.0 {

@@ -410,6 +410,19 @@ impl<'a> Compiler<'a> {
                         ferry_ir::Link::Power { exponent } => {
                             derived::power(a, Expr::Float(exponent))
                         }
+                        // Every step rounded to float32, as JPMML computes it.
+                        ferry_ir::Link::Float32Logit => {
+                            let f32r = |e| f32_if(Precision::F32, e);
+                            let e = f32r(Expr::Math(
+                                dialect::Math::Power,
+                                vec![Expr::Float(2.718_281_7), neg(a)],
+                            ));
+                            f32r(bin(
+                                Expr::Float(1.0),
+                                Op::Div,
+                                f32r(Expr::Sum(vec![Expr::Float(1.0), e])),
+                            ))
+                        }
                         ferry_ir::Link::Probit => {
                             return Err(SqlError::NotYet(
                                 "the probit link needs the normal distribution function, \

@@ -379,12 +379,7 @@ fn every_pmml_fixture_matches_jpmml() {
         let got = score(&model, &dir.join("input.csv"), false);
         let expected = read_expected(&dir.join("expected_jpmml.csv"));
         let errors = expected.get("error");
-        // JPMML computes `x-mathContext="float"` models (XGBoost) in float32 with its own
-        // rounding of the link: held to float32 resolution there.
-        let tolerance = match model.estimator.score_precision() {
-            ferry_ir::Precision::F32 => 1e-6,
-            ferry_ir::Precision::F64 => 1e-9,
-        };
+        let tolerance = 1e-9;
         let (mut max_rel, mut nulls) = (0.0f64, 0usize);
         let deviating = PMML_DEVIATIONS
             .iter()

@@ -136,6 +136,11 @@ impl<'a, 'i> Builder<'a, 'i> {
                         Link::Power { exponent } => {
                             Expr::binary(BinaryFn::Pow, x, c(exponent), F64)
                         }
+                        Link::Float32Logit => {
+                            let f = |x| Expr::unary(UnaryFn::Cast, x, Precision::F32);
+                            let e = f(Expr::binary(BinaryFn::Pow, c(2.718_281_7), neg(x), F64));
+                            f(div(c(1.0), f(add(c(1.0), e))))
+                        }
                         Link::Probit | Link::Cauchit => {
                             return Err(at.unsupported(format!(
                                 "the {} link inside a segmentation or with Targets",

@@ -406,7 +406,14 @@ impl<'a, 'i> Builder<'a, 'i> {
             })?;
             expr = Expr::if_else(missing(&expr), Expr::constant(v), expr);
         }
-        let column = self.column(name, expr);
+        // Named for what was done to the input (shown by `explain` and in SQL).
+        let label = match &expr {
+            Expr::Unary {
+                f: UnaryFn::Cast, ..
+            } => format!("float32({name})"),
+            _ => format!("treated({name})"),
+        };
+        let column = self.column(&label, expr);
         Ok(Field { column, ..field })
     }
 

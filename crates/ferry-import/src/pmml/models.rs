@@ -758,6 +758,18 @@ impl<'a, 'i> Builder<'a, 'i> {
                 let mut o = outputs.swap_remove(k);
                 // logistic(y) is the probability of the first table's class; the IR's
                 // single score is the second class's.
+                if o.float {
+                    // JPMML's own float32 logit (XGBoost): the sign goes in `complement`,
+                    // so the score keeps its float32 sum.
+                    fold(&mut o, coefficient, intercept);
+                    return Ok(Scored::Trees {
+                        outputs: vec![o],
+                        transform: Transform::Link {
+                            link: ferry_ir::Link::Float32Logit,
+                            complement: class != 1,
+                        },
+                    });
+                }
                 let sign = if class == 1 { 1.0 } else { -1.0 };
                 fold(&mut o, sign * coefficient, sign * intercept);
                 Ok(Scored::Trees {
