@@ -339,7 +339,24 @@ impl<'a, 'i> Builder<'a, 'i> {
         }
         let sel = |p: &Expr| selected(p.clone());
         let values: Vec<Expr> = match (method, n_classes) {
-            ("modelChain", _) => outputs.pop().expect("segments").2,
+            // The result is the last segment whose predicate holds (every chained
+            // segment still feeds the later ones).
+            ("modelChain", _) => {
+                let k = outputs.last().expect("segments").2.len();
+                (0..k)
+                    .map(|j| {
+                        // Only segments with the model's outputs can be its result.
+                        let same = outputs.iter().filter(|o| o.2.len() == k);
+                        same.fold(c(f64::NAN), |earlier, (p, _, v, _)| {
+                            if matches!(p, Expr::Const { value } if *value == 1.0) {
+                                v[j].clone()
+                            } else {
+                                Expr::if_else(p.clone(), v[j].clone(), earlier)
+                            }
+                        })
+                    })
+                    .collect()
+            }
             ("sum" | "average" | "weightedAverage", None)
             | ("average" | "weightedAverage", Some(_)) => {
                 let k = outputs[0].2.len();

@@ -52,7 +52,13 @@ impl Field {
         match &self.kind {
             Kind::Text(levels) => Ok(levels.iter().position(|l| l == text).map(|i| i as f64)),
             Kind::Number => {
-                let v = parse_number(text).ok_or_else(|| {
+                // A boolean field (an imputer's missing indicator) holds 1 and 0.
+                let v = match text {
+                    "true" => Some(1.0),
+                    "false" => Some(0.0),
+                    _ => parse_number(text),
+                };
+                let v = v.ok_or_else(|| {
                     at.error(format!(
                         "`{text}` is not a number, but the field is numeric"
                     ))
@@ -152,6 +158,9 @@ pub(crate) struct Builder<'a, 'i> {
     interned: HashMap<String, usize>,
     /// Names of all columns so far.
     names: std::collections::HashSet<String>,
+    /// Conditions (1 when true) under which JPMML refuses a row (`returnInvalid`): the
+    /// model then predicts nothing for it.
+    pub refused: Vec<Expr>,
     pub scopes: Vec<Scope<'a, 'i>>,
     /// Names being converted, to report cycles instead of recursing forever.
     pub resolving: Vec<String>,
@@ -176,6 +185,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             derived: Vec::new(),
             interned: HashMap::new(),
             names: Default::default(),
+            refused: Vec::new(),
             scopes: vec![global],
             resolving: Vec::new(),
             depth: 0,
@@ -246,7 +256,16 @@ impl<'a, 'i> Builder<'a, 'i> {
             let column = self.inputs.len();
             let (dtype, kind, unseen) = if df.is_text() {
                 let levels = if !df.valid.is_empty() {
-                    df.valid.iter().chain(&df.missing).cloned().collect()
+                    // Valid values, those declared missing, then a replacement that is
+                    // neither (sklearn2pmml shares one replacement between fields).
+                    let mut levels: Vec<String> =
+                        df.valid.iter().chain(&df.missing).cloned().collect();
+                    if let Some(r) = mf.attr("missingValueReplacement") {
+                        if !levels.iter().any(|l| l == r) {
+                            levels.push(r.to_string());
+                        }
+                    }
+                    levels
                 } else if df.data_type == "boolean" {
                     vec!["false".to_string(), "true".to_string()]
                 } else {
@@ -255,8 +274,10 @@ impl<'a, 'i> Builder<'a, 'i> {
                 // A value outside declared Values is invalid: read as missing unless the
                 // schema keeps it (then it equals no level) or replaces it (`prepare`).
                 let unseen = if df.valid.is_empty()
-                    || matches!(mf.attr("invalidValueTreatment"), Some("asIs" | "asValue"))
-                {
+                    || matches!(
+                        mf.attr("invalidValueTreatment").unwrap_or("returnInvalid"),
+                        "asIs" | "asValue" | "returnInvalid"
+                    ) {
                     Unseen::Other
                 } else {
                     Unseen::Missing
@@ -348,8 +369,15 @@ impl<'a, 'i> Builder<'a, 'i> {
                         missing(&expr),
                         Precision::F64,
                     );
-                    // returnInvalid: JPMML refuses the row; ferry reads the value as
-                    // missing (and `--validity` names the row), see docs/pmml.md.
+                    // returnInvalid: JPMML refuses the row, and ferry gives it no
+                    // prediction (`refused`).
+                    if invalid == "returnInvalid" {
+                        self.refused.push(Expr::compare(
+                            CompareOp::Eq,
+                            keep.clone(),
+                            Expr::constant(0.0),
+                        ));
+                    }
                     let otherwise = Expr::constant(replacement.unwrap_or(f64::NAN));
                     expr = Expr::if_else(keep, expr, otherwise);
                 }
@@ -364,7 +392,20 @@ impl<'a, 'i> Builder<'a, 'i> {
                         expr,
                     );
                 }
-                // An invalid string arrives as -1 (asIs, asValue) or missing.
+                // An invalid string arrives as -1 (asIs, asValue, returnInvalid) or
+                // missing.
+                if invalid == "returnInvalid" && !df.valid.is_empty() {
+                    self.refused.push(Expr::compare(
+                        CompareOp::Eq,
+                        expr.clone(),
+                        Expr::constant(-1.0),
+                    ));
+                    expr = Expr::if_else(
+                        Expr::compare(CompareOp::Eq, expr.clone(), Expr::constant(-1.0)),
+                        Expr::constant(f64::NAN),
+                        expr,
+                    );
+                }
                 if let Some(code) = replacement {
                     expr = Expr::if_else(
                         Expr::compare(CompareOp::Eq, expr.clone(), Expr::constant(-1.0)),
@@ -397,6 +438,9 @@ impl<'a, 'i> Builder<'a, 'i> {
                     expr,
                 );
             }
+        }
+        if mf.attr("missingValueTreatment") == Some("returnInvalid") {
+            self.refused.push(missing(&expr));
         }
         if let Some(r) = mf.attr("missingValueReplacement") {
             let v = field.value_of(r, mf)?.ok_or_else(|| {

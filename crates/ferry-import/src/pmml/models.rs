@@ -77,7 +77,14 @@ pub(crate) fn translate(root: El<'_, '_>) -> Result<Model, ImportError> {
     b.push_scope(model)?;
     let scored = b.model(model, classes.as_deref())?;
     b.pop_scope();
-    let (estimator, features, transform) = scored.into_estimator(&mut b)?;
+    // JPMML checks a value when the model reads it: a regression reads every field,
+    // a tree only those on the row's path (there an invalid value is read as missing,
+    // and the prediction differs from JPMML only on rows JPMML refuses).
+    let reads_every_field = matches!(scored, Scored::Linear { .. });
+    let (mut estimator, mut features, transform) = scored.into_estimator(&mut b)?;
+    if reads_every_field {
+        refuse_rows(&mut b, &mut estimator, &mut features);
+    }
     let header = root.child("Header");
     let application = header.and_then(|h| h.child("Application"));
     let source = Source {
@@ -104,6 +111,30 @@ pub(crate) fn translate(root: El<'_, '_>) -> Result<Model, ImportError> {
             Some(classes) => Task::Classification { classes },
         },
     })
+}
+
+/// Rows JPMML refuses (`returnInvalid`) get no prediction: a column that is 0, or
+/// missing for such a row, added to every raw score as a last linear term.
+fn refuse_rows(b: &mut Builder<'_, '_>, estimator: &mut Estimator, features: &mut Vec<usize>) {
+    let Estimator::Linear(linear) = estimator else {
+        return;
+    };
+    let Some(any) = b
+        .refused
+        .clone()
+        .into_iter()
+        .reduce(|x, y| Expr::binary(BinaryFn::Max, x, y, Precision::F64))
+    else {
+        return;
+    };
+    let poison = b.column(
+        "refused",
+        Expr::if_else(any, Expr::constant(f64::NAN), Expr::constant(0.0)),
+    );
+    features.push(poison);
+    for row in &mut linear.coefficients {
+        row.push(1.0);
+    }
 }
 
 fn target_field<'d, 'a, 'i>(
