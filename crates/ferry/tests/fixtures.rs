@@ -344,7 +344,7 @@ const PMML_DEVIATIONS: &[(&str, &[usize], &str)] = &[(
 #[test]
 fn every_pmml_fixture_matches_jpmml() {
     let mut dirs = Vec::new();
-    for library in ["pmml", "pmml-hand"] {
+    for library in ["pmml", "pmml-hand", "pmml-probe"] {
         let Ok(entries) = std::fs::read_dir(fixtures_root().join(library)) else {
             continue;
         };
@@ -356,7 +356,7 @@ fn every_pmml_fixture_matches_jpmml() {
     }
     dirs.sort();
     assert!(
-        dirs.len() >= 10,
+        dirs.len() >= 100,
         "expected the committed PMML fixtures, found {}",
         dirs.len()
     );
@@ -379,7 +379,13 @@ fn every_pmml_fixture_matches_jpmml() {
         let got = score(&model, &dir.join("input.csv"), false);
         let expected = read_expected(&dir.join("expected_jpmml.csv"));
         let errors = expected.get("error");
-        let tolerance = 1e-9;
+        // JPMML's float32 softmax (exp as `(float) Math.pow(2.7182817, x)`, float32
+        // sums) is not XGBoost's, which ferry follows: float32 resolution there.
+        let tolerance = if case == "x_xgb_multiclass" {
+            1e-6
+        } else {
+            1e-9
+        };
         let (mut max_rel, mut nulls) = (0.0f64, 0usize);
         let deviating = PMML_DEVIATIONS
             .iter()

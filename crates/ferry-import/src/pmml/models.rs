@@ -25,7 +25,6 @@ const OTHER_MODELS: &[&str] = &[
     "GaussianProcessModel",
     "NaiveBayesModel",
     "NearestNeighborModel",
-    "NeuralNetwork",
     "RuleSetModel",
     "SequenceModel",
     "Scorecard",
@@ -35,6 +34,7 @@ const OTHER_MODELS: &[&str] = &[
 ];
 
 pub(crate) const MODELS: &[&str] = &[
+    "NeuralNetwork",
     "RegressionModel",
     "GeneralRegressionModel",
     "TreeModel",
@@ -58,7 +58,7 @@ pub(crate) fn translate(root: El<'_, '_>) -> Result<Model, ImportError> {
         .ok_or_else(|| root.error("the document holds no model element"))?;
     if OTHER_MODELS.contains(&model.name()) {
         return Err(model.unsupported(format!(
-            "the model type {} (ferry reads RegressionModel, GeneralRegressionModel, TreeModel and MiningModel)",
+            "the model type {} (ferry reads RegressionModel, GeneralRegressionModel, TreeModel, NeuralNetwork and MiningModel)",
             model.name()
         )));
     }
@@ -247,6 +247,7 @@ impl<'a, 'i> Builder<'a, 'i> {
         match model.name() {
             "RegressionModel" => self.regression_model(model, classes),
             "GeneralRegressionModel" => self.general_regression(model, classes),
+            "NeuralNetwork" => self.neural_network(model, classes),
             "TreeModel" => {
                 let options = TreeOptions::of(model)?;
                 let root = model.req_child("Node")?;
