@@ -108,24 +108,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                     Expr::unary(UnaryFn::Logistic, x, F64)
                 })
                 .collect(),
-            Transform::Softmax => {
-                let max = raw
-                    .iter()
-                    .cloned()
-                    .reduce(|a, b| Expr::binary(BinaryFn::Max, a, b, F64))
-                    .expect("scores");
-                let max = Expr::column(self.column("max", max));
-                let exps: Vec<Expr> = raw
-                    .into_iter()
-                    .map(|x| {
-                        let e = Expr::unary(UnaryFn::Exp, sub(x, max.clone()), F64);
-                        Expr::column(self.column("exp", e))
-                    })
-                    .collect();
-                let sum = exps.iter().cloned().reduce(add).expect("scores");
-                let sum = Expr::column(self.column("sum", sum));
-                exps.into_iter().map(|e| div(e, sum.clone())).collect()
-            }
+            Transform::Softmax => self.softmax(raw),
             Transform::Link { link, complement } => {
                 let f = |x: Expr| -> Result<Expr, ImportError> {
                     let exp = |x| Expr::unary(UnaryFn::Exp, x, F64);

@@ -141,7 +141,7 @@ impl<'a, 'i> Builder<'a, 'i> {
     }
 
     /// `exp(x - max) / Σ exp(x - max)`.
-    fn softmax(&mut self, values: Vec<Expr>) -> Vec<Expr> {
+    pub fn softmax(&mut self, values: Vec<Expr>) -> Vec<Expr> {
         let max = values
             .iter()
             .cloned()
