@@ -90,9 +90,10 @@ pub struct OutputSpec {
 impl OutputSpec {
     pub fn json_schema(&self) -> Value {
         match self.datatype {
-            "INT64" => json!({ "type": "integer" }),
-            "BYTES" => json!({ "type": "string" }),
-            // NaN and infinities are written as null.
+            // A row whose probabilities are missing (a PMML null prediction) has no
+            // label; NaN and infinities are written as null.
+            "INT64" => json!({ "type": "integer", "nullable": true }),
+            "BYTES" => json!({ "type": "string", "nullable": true }),
             _ => json!({ "type": "number", "nullable": true }),
         }
     }

@@ -48,7 +48,7 @@ fn score_now(
 /// One prediction column, downcast once.
 pub(crate) enum Column<'a> {
     F64(&'a [f64]),
-    I64(&'a [i64]),
+    I64(&'a arrow_array::Int64Array),
     Str(&'a StringArray),
 }
 
@@ -58,7 +58,7 @@ impl<'a> Column<'a> {
             .columns()
             .iter()
             .map(|c| match c.data_type() {
-                DataType::Int64 => Column::I64(c.as_primitive::<Int64Type>().values()),
+                DataType::Int64 => Column::I64(c.as_primitive::<Int64Type>()),
                 DataType::Utf8 => Column::Str(c.as_string::<i32>()),
                 _ => Column::F64(c.as_primitive::<Float64Type>().values()),
             })
@@ -69,7 +69,9 @@ impl<'a> Column<'a> {
     pub fn write(&self, out: &mut Vec<u8>, r: usize) {
         match self {
             Column::F64(v) => write_f64(out, v[r]),
-            Column::I64(v) => out.extend_from_slice(v[r].to_string().as_bytes()),
+            // No label for a row whose probabilities are missing.
+            Column::I64(v) if v.is_null(r) => out.extend_from_slice(b"null"),
+            Column::I64(v) => out.extend_from_slice(v.value(r).to_string().as_bytes()),
             Column::Str(v) if v.is_null(r) => out.extend_from_slice(b"null"),
             Column::Str(v) => write_str(out, v.value(r)),
         }

@@ -720,7 +720,7 @@ fn respond(
             for r in 0..n_rows {
                 match column {
                     Column::F64(v) => binary.extend_from_slice(&v[r].to_le_bytes()),
-                    Column::I64(v) => binary.extend_from_slice(&v[r].to_le_bytes()),
+                    Column::I64(v) => binary.extend_from_slice(&v.value(r).to_le_bytes()),
                     Column::Str(v) => {
                         let s = if arrow_array::Array::is_valid(*v, r) {
                             v.value(r)
