@@ -11,8 +11,10 @@ Closes with `board-interop: N passed, N failed`.
 """
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -137,6 +139,7 @@ def main():
 
     boards = []
     folder = tempfile.mkdtemp(prefix="ferry-interop-")
+    atexit.register(shutil.rmtree, folder, True)
     boards.append(("folder", folder, folder))
     if os.environ.get("FERRY_TEST_S3_BOARD"):
         prefix = f"interop-{uuid.uuid4().hex[:8]}"

@@ -12,8 +12,10 @@ Closes with `image-checks: N passed, N failed`.
 """
 
 import argparse
+import atexit
 import filecmp
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,6 +68,7 @@ def main():
     parser.add_argument("--server", required=True, help="a statically linked ferry")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ferry-image-test-"))
+    atexit.register(shutil.rmtree, work, True)  # two image tarballs per run
     first, second = work / "a.tar", work / "b.tar"
 
     def reproducible():

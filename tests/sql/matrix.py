@@ -198,9 +198,14 @@ def main(argv=None):
     ferry = args.ferry.resolve()
     names = [e.strip() for e in args.engines.split(",") if e.strip()]
 
-    work = Path(tempfile.mkdtemp(prefix="ferry-sql-cases-"))
+    # The models and CSVs of every case (about 25 MB) go away with the run.
+    with tempfile.TemporaryDirectory(prefix="ferry-sql-cases-") as tmp:
+        return run(ferry, names, Path(tmp), args.only)
+
+
+def run(ferry: Path, names: list[str], work: Path, only: str | None) -> int:
     loaded = []
-    for c in cases(work, args.only):
+    for c in cases(work, only):
         try:
             loaded.append(Case(ferry, *c))
         except subprocess.CalledProcessError as e:
