@@ -187,6 +187,18 @@ impl Evaluator {
         &self.model
     }
 
+    /// The model's inputs in `batch` as its estimator sees them: one float64 column per
+    /// input, in input order; category names become their codes (missing: NaN, unseen:
+    /// NaN or -1 as the input's `unseen` rule says).
+    pub fn input_columns(&self, batch: &RecordBatch) -> Result<Vec<Vec<f64>>, EvalError> {
+        Ok(self
+            .binder
+            .bind(&self.model, batch)?
+            .into_iter()
+            .map(|c| c.into_owned())
+            .collect())
+    }
+
     /// Evaluates every row of `batch`. Columns are matched to inputs by name; extra
     /// columns are ignored.
     /// Per row, the first reason (in input order) that its prediction cannot be

@@ -7,6 +7,7 @@
 //! [`explain`] builds an [`Explanation`] (serialisable: `--format json`);
 //! [`text`] and [`markdown`] render it.
 
+pub mod distill;
 mod render;
 mod rules;
 

@@ -83,6 +83,9 @@ pub struct FerryMeta {
     /// format, task, classes and input schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<serde_json::Value>,
+    /// For a report (`ferry publish`): its kind, the file to show and its title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

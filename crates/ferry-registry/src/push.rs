@@ -67,6 +67,8 @@ pub struct PushRequest {
     pub tags: Vec<String>,
     /// What ferry read from the model file (schema, task, classes), if it is one.
     pub model: Option<serde_json::Value>,
+    /// What `ferry publish` says about a report (kind, the file to show), if it is one.
+    pub report: Option<serde_json::Value>,
     pub source: Option<String>,
     /// Write a new version even when the content equals the latest version's.
     pub force: bool,
@@ -261,6 +263,7 @@ impl Board {
                 })
                 .collect(),
             model: request.model.clone(),
+            report: request.report.clone(),
         };
         let mut meta = PinMeta {
             api_version: 1,

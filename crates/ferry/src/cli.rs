@@ -20,6 +20,10 @@ pub enum Command {
     /// Explain a model: its equation, its decision rules, or a summary with feature
     /// importance, in words.
     Explain(ExplainArgs),
+    /// Fit a small decision tree (or a fast-and-frugal tree) to a model's own predictions
+    /// on a table, print its rules and how often it agrees with the model on held-out
+    /// rows.
+    Distill(DistillArgs),
     /// Score a table with a model: CSV, Parquet, JSON Lines or Arrow in and out.
     Predict(PredictArgs),
     /// Compile a model into one SQL query that scores a table inside the database.
@@ -40,6 +44,16 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Delete old versions by count or age, or clean up after crashed pushes.
     Prune(PruneArgs),
+    /// Write a model's card: schema, metadata, metrics, versions and aliases, how it
+    /// predicts, feature importance and how to use it (HTML or Markdown).
+    Card(CardArgs),
+    /// Publish a report (Jupyter notebook, HTML, Markdown or PDF) as a new version on the
+    /// board; notebooks and Markdown are also rendered to a self-contained HTML page.
+    Publish(PublishArgs),
+    /// Write the board as a static site: an index of every model and report with search
+    /// and filters, a card per model, a page per report. Works from file:// and any web
+    /// server.
+    Site(SiteArgs),
     /// Serve models over HTTP: Open Inference Protocol v2 (KServe, Triton), MLflow's
     /// scoring protocol and vetiver's API, all at once.
     Serve(ServeArgs),
@@ -184,6 +198,15 @@ pub struct PushArgs {
     #[arg(long, short, value_name = "NAME")]
     pub name: String,
 
+    #[command(flatten)]
+    pub version: NewVersionArgs,
+}
+
+/// What `push` and `publish` record about a new version.
+#[derive(Debug, Args)]
+pub struct NewVersionArgs {
+    /// Title (default for a report: its own, from the notebook's metadata or first `#`
+    /// heading, or the HTML <title>).
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,
 
@@ -555,4 +578,102 @@ pub struct ExplainArgs {
     /// coefficients as data).
     #[arg(long, default_value = "text", value_parser = ["text", "markdown", "json"])]
     pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DistillArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Rows to fit on and to measure fidelity on: .csv, .parquet, .jsonl or .arrow with
+    /// the model's input columns. Every 4th row is held out.
+    #[arg(long, short, value_name = "FILE")]
+    pub data: String,
+
+    /// Depth of the surrogate decision tree.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 3,
+        conflicts_with = "fast_frugal"
+    )]
+    pub max_depth: usize,
+
+    /// Fit a fast-and-frugal tree instead: one cue per level, each level but the last
+    /// decides one class (binary classifiers).
+    #[arg(long)]
+    pub fast_frugal: bool,
+
+    /// Levels (cues) of the fast-and-frugal tree.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_cues: usize,
+
+    /// Fewest training rows in a leaf (default: 1% of the training rows, at least 5).
+    #[arg(long, value_name = "N")]
+    pub min_leaf: Option<usize>,
+
+    /// Read at most this many rows.
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    pub max_rows: usize,
+
+    /// text, markdown or json.
+    #[arg(long, default_value = "text", value_parser = ["text", "markdown", "json"])]
+    pub format: String,
+
+    /// Also write the surrogate as a model file (ferry IR JSON), which `ferry predict`,
+    /// `ferry sql` and `ferry serve` take.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The report: .ipynb (rendered to HTML, nothing executed), .html, .md or .pdf.
+    /// R Markdown and Quarto documents are published as the HTML or PDF they render to.
+    #[arg(value_name = "REPORT")]
+    pub path: std::path::PathBuf,
+
+    /// Pin name: letters, digits, '.', '_' and '-'.
+    #[arg(long, short, value_name = "NAME")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub version: NewVersionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CardArgs {
+    /// The model on the board: NAME (the latest version), NAME@VERSION or NAME@ALIAS.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    /// Where to write the card: FILE.html or FILE.md; `-` prints Markdown.
+    #[arg(long, short, value_name = "FILE", default_value = "-")]
+    pub output: String,
+
+    /// The SQL dialect of the card's query snippet.
+    #[arg(long, value_name = "D", default_value = "duckdb")]
+    pub dialect: String,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SiteArgs {
+    /// The folder to write the site into. Replaced as a whole when it holds an earlier
+    /// ferry site; any other non-empty folder is refused.
+    #[arg(long, short, value_name = "DIR")]
+    pub output: std::path::PathBuf,
+
+    /// The SQL dialect of the model cards' query snippets.
+    #[arg(long, value_name = "D", default_value = "duckdb")]
+    pub dialect: String,
+
+    /// Never show a progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
 }

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Inspect(args) => commands::inspect(&args),
         cli::Command::Explain(args) => commands::explain(&args),
+        cli::Command::Distill(args) => commands::distill(&args),
         cli::Command::Predict(args) => commands::predict(&args),
         cli::Command::Sql(args) => commands::sql(&args),
         cli::Command::Push(args) => commands::push(&args),
@@ -25,6 +26,9 @@ fn main() -> ExitCode {
         cli::Command::Alias(args) => commands::alias(&args),
         cli::Command::Delete(args) => commands::delete(&args),
         cli::Command::Prune(args) => commands::prune(&args),
+        cli::Command::Card(args) => commands::card(&args),
+        cli::Command::Publish(args) => commands::publish(&args),
+        cli::Command::Site(args) => commands::site(&args),
         cli::Command::Serve(args) => commands::serve(&args),
         cli::Command::Image(args) => commands::image(&args),
         cli::Command::Dockerfile(args) => commands::dockerfile(&args),

@@ -209,3 +209,137 @@ fn an_ensemble_is_summarised_with_split_counts() {
     assert!((total - 1.0).abs() < 1e-9);
     assert!(body["trees"].as_u64().unwrap() > 1);
 }
+
+fn distill(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("distill")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The fidelity ferry distill reports is the surrogate's agreement with the model: the
+/// surrogate written with --output, scored by `ferry predict` on the held-out rows
+/// (every 4th), agrees with the model's labels exactly as often as reported.
+#[test]
+fn distilled_tree_reports_its_measured_fidelity() {
+    let dir = fixture("xgboost/xgb_multi_softprob");
+    let model = dir.join("model.json");
+    let input = dir.join("input.csv");
+    let out = tempfile::tempdir().unwrap();
+    let surrogate = out.path().join("surrogate.json");
+    let run = distill(&[
+        model.to_str().unwrap(),
+        "--data",
+        input.to_str().unwrap(),
+        "--max-depth",
+        "3",
+        "--format",
+        "json",
+        "--output",
+        surrogate.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let held = report["fidelity"]["held_out"].as_f64().unwrap();
+    assert!(held > 0.85, "a depth-3 tree on iris agrees on {held}");
+    assert_eq!(report["explanation"]["estimator"]["kind"], "tree");
+
+    let predict = |m: &Path| -> Vec<String> {
+        let o = Command::new(BIN)
+            .args([
+                "predict",
+                m.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8(o.stdout).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect()
+    };
+    let (ours, theirs) = (predict(&surrogate), predict(&model));
+    let held_rows: Vec<usize> = (0..ours.len()).filter(|r| r % 4 == 3).collect();
+    let agree =
+        held_rows.iter().filter(|&&r| ours[r] == theirs[r]).count() as f64 / held_rows.len() as f64;
+    assert!(
+        (agree - held).abs() < 1e-12,
+        "reported {held}, measured {agree}"
+    );
+}
+
+#[test]
+fn distill_text_regression_and_fast_frugal() {
+    // A regression: R² is reported, the rules are printed.
+    let dir = fixture("lightgbm/lgb_regression_l2");
+    let run = distill(&[
+        dir.join("model.txt").to_str().unwrap(),
+        "--data",
+        dir.join("input.csv").to_str().unwrap(),
+        "--max-depth",
+        "2",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = String::from_utf8(run.stdout).unwrap();
+    assert!(
+        text.contains("R² ") && text.contains("held-out rows"),
+        "{text}"
+    );
+    assert!(text.contains("if "), "{text}");
+
+    // A fast-and-frugal tree for a binary classifier (penguins' pipeline has three
+    // classes: refused; the XGBoost binary fixture works).
+    let dir = fixture("xgboost/xgb_binary_logistic_nan");
+    let run = distill(&[
+        dir.join("model.json").to_str().unwrap(),
+        "--data",
+        dir.join("input.csv").to_str().unwrap(),
+        "--fast-frugal",
+        "--max-cues",
+        "3",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = String::from_utf8(run.stdout).unwrap();
+    assert!(
+        text.contains("fast-and-frugal") && text.contains("agrees with the model's label on"),
+        "{text}"
+    );
+
+    let dir = fixture("onnx/skl_pipeline_penguins");
+    let run = distill(&[
+        dir.join("model.onnx").to_str().unwrap(),
+        "--data",
+        dir.join("input.csv").to_str().unwrap(),
+        "--fast-frugal",
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("two classes"), "{err}");
+    // The pipeline (strings, missing values) distils into a tree over its raw inputs.
+    let run = distill(&[
+        dir.join("model.onnx").to_str().unwrap(),
+        "--data",
+        dir.join("input.csv").to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}

@@ -1,15 +1,16 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use ferry_registry::{PushRequest, SourceFile};
+use ferry_registry::{AliasEntry, PushOutcome, PushRequest, SourceFile};
 use serde_yaml_ng::{Mapping, Value};
 
 use super::board::{self, Bar};
-use crate::cli::PushArgs;
+use crate::cli::{NewVersionArgs, PushArgs};
 
 pub fn push(args: &PushArgs) -> Result<()> {
+    let v = &args.version;
     ferry_registry::name::check_name("pin", &args.name)?;
-    if let Some(alias) = &args.alias {
+    if let Some(alias) = &v.alias {
         ferry_registry::name::check_alias(alias)?;
     }
     let files = source_files(&args.path)?;
@@ -17,59 +18,98 @@ pub fn push(args: &PushArgs) -> Result<()> {
     let request = PushRequest {
         name: args.name.clone(),
         files,
-        title: args.title.clone(),
-        description: args.description.clone(),
+        title: v.title.clone(),
+        description: v.description.clone(),
         kind: "file".into(),
-        user: user_meta(&args.meta)?,
-        tags: args.tags.clone(),
+        user: user_meta(&v.meta)?,
+        tags: v.tags.clone(),
         model,
+        report: None,
         source: Some(args.path.display().to_string()),
-        force: args.force,
+        force: v.force,
     };
-    let board = board::open(&args.board)?;
-    let bar = Bar::new("pushing", args.quiet);
+    let stored = store(&request, v, "pushing")?;
+    if v.json {
+        println!("{}", serde_json::to_string_pretty(&stored.json())?);
+    } else {
+        if stored.outcome.created {
+            let size = stored.outcome.meta.total_size();
+            eprintln!(
+                "pushed {} ({} file{}, {}) to {}",
+                stored.reference(),
+                request.files.len(),
+                if request.files.len() == 1 { "" } else { "s" },
+                board::bytes(size),
+                stored.board
+            );
+        }
+        stored.report_rest();
+    }
+    Ok(())
+}
+
+/// A version written by `push` or `publish`, and the alias moved to it.
+pub(super) struct Stored {
+    pub name: String,
+    pub outcome: PushOutcome,
+    pub alias: Option<AliasEntry>,
+    pub board: String,
+}
+
+impl Stored {
+    pub fn reference(&self) -> String {
+        format!("{}@{}", self.name, self.outcome.version)
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "version": self.outcome.version,
+            "created": self.outcome.created,
+            "alias": self.alias.as_ref().map(|a| &a.alias),
+            "board": self.board,
+            "meta": self.outcome.meta.to_json(),
+        })
+    }
+
+    /// What follows the first line on stderr: unchanged content, the alias; then the
+    /// reference on stdout (for scripts).
+    pub fn report_rest(&self) {
+        if !self.outcome.created {
+            eprintln!(
+                "unchanged: {} already holds this content (--force stores a new version anyway)",
+                self.reference()
+            );
+        }
+        if let Some(alias) = &self.alias {
+            eprintln!("{}@{} -> {}", self.name, alias.alias, self.outcome.version);
+        }
+        println!("{}", self.reference());
+    }
+}
+
+/// Writes `request` as a new version and moves `--alias` to it.
+pub(super) fn store(request: &PushRequest, v: &NewVersionArgs, verb: &str) -> Result<Stored> {
+    let board = board::open(&v.board)?;
+    let bar = Bar::new(verb, v.quiet);
     let (outcome, alias) = board::block_on(async {
-        let outcome = board.push(&request, &bar).await?;
-        let alias = match &args.alias {
+        let outcome = board.push(request, &bar).await?;
+        let alias = match &v.alias {
             Some(alias) => Some(
                 board
-                    .set_alias(&args.name, alias, Some(&outcome.version))
+                    .set_alias(&request.name, alias, Some(&outcome.version))
                     .await?,
             ),
             None => None,
         };
         anyhow::Ok((outcome, alias))
     })?;
-    let reference = format!("{}@{}", args.name, outcome.version);
-    if args.json {
-        let json = serde_json::json!({
-            "name": args.name,
-            "version": outcome.version,
-            "created": outcome.created,
-            "alias": alias.as_ref().map(|a| &a.alias),
-            "board": board.location(),
-            "meta": outcome.meta.to_json(),
-        });
-        println!("{}", serde_json::to_string_pretty(&json)?);
-    } else {
-        if outcome.created {
-            let size = outcome.meta.total_size();
-            eprintln!(
-                "pushed {reference} ({} file{}, {}) to {}",
-                request.files.len(),
-                if request.files.len() == 1 { "" } else { "s" },
-                board::bytes(size),
-                board.location()
-            );
-        } else {
-            eprintln!("unchanged: {reference} already holds this content (--force stores a new version anyway)");
-        }
-        if let Some(alias) = &alias {
-            eprintln!("{}@{} -> {}", args.name, alias.alias, outcome.version);
-        }
-        println!("{reference}");
-    }
-    Ok(())
+    Ok(Stored {
+        name: request.name.clone(),
+        outcome,
+        alias,
+        board: board.location().to_string(),
+    })
 }
 
 /// The files to push: the file itself, or every file under a folder (sorted, names
@@ -120,7 +160,7 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<SourceFile>) -> Result<()> {
 
 /// `--meta k=v` pairs as a YAML map; values that read as numbers or booleans are
 /// stored as such.
-fn user_meta(pairs: &[String]) -> Result<Mapping> {
+pub(super) fn user_meta(pairs: &[String]) -> Result<Mapping> {
     let mut map = Mapping::new();
     for pair in pairs {
         let Some((key, value)) = pair.split_once('=') else {
