@@ -54,6 +54,8 @@ pub enum Command {
     /// and filters, a card per model, a page per report. Works from file:// and any web
     /// server.
     Site(SiteArgs),
+    /// Mail a report from the board (its PDF or HTML page attached) over SMTP.
+    Send(SendArgs),
     /// Serve models over HTTP: Open Inference Protocol v2 (KServe, Triton), MLflow's
     /// scoring protocol and vetiver's API, all at once.
     Serve(ServeArgs),
@@ -673,6 +675,39 @@ pub struct SiteArgs {
     /// Never show a progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The report on the board: NAME (the latest version), NAME@VERSION or NAME@ALIAS.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    /// Recipient (repeatable or comma-separated).
+    #[arg(long, value_name = "ADDR", value_delimiter = ',', required = true)]
+    pub to: Vec<String>,
+
+    /// The SMTP server: `smtps://user@host` (TLS), `smtp://user@host?tls=required`
+    /// (STARTTLS), `smtp://host:port` (no TLS, a local relay). The password comes from
+    /// the URL or from $FERRY_SMTP_PASSWORD.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "FERRY_SMTP_URL",
+        hide_env_values = true
+    )]
+    pub smtp: String,
+
+    /// Sender (default: ferry@<this host>).
+    #[arg(long, value_name = "ADDR")]
+    pub from: Option<String>,
+
+    /// Subject (default: the report's title and version).
+    #[arg(long, value_name = "TEXT")]
+    pub subject: Option<String>,
 
     #[command(flatten)]
     pub board: BoardArgs,

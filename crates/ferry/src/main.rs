@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         cli::Command::Card(args) => commands::card(&args),
         cli::Command::Publish(args) => commands::publish(&args),
         cli::Command::Site(args) => commands::site(&args),
+        cli::Command::Send(args) => commands::send(&args),
         cli::Command::Serve(args) => commands::serve(&args),
         cli::Command::Image(args) => commands::image(&args),
         cli::Command::Dockerfile(args) => commands::dockerfile(&args),

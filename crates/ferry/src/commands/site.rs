@@ -204,7 +204,7 @@ fn report_meta(version: &VersionInfo) -> Option<serde_json::Value> {
 
 /// The file to show: what `ferry publish` recorded, else the first HTML or PDF file
 /// (a report pinned by another tool), else the first file.
-fn display_file(version: &VersionInfo) -> String {
+pub(super) fn display_file(version: &VersionInfo) -> String {
     let files = version.meta.files();
     report_meta(version)
         .and_then(|r| {
