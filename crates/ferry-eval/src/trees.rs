@@ -707,7 +707,7 @@ mod layout_tests {
         ) {
             let trees: Vec<Tree> = seeds
                 .iter()
-                .map(|seed| Tree { output: 0, weight: 1.0, nodes: tree(seed, limit) })
+                .map(|seed| Tree { output: 0, weight: 1.0, nodes: tree(seed, limit), stats: None })
                 .collect();
             let ensemble = TreeEnsemble {
                 n_outputs: 1,

@@ -40,6 +40,7 @@ fn model() -> Model {
             aggregation: Aggregation::Sum,
             tiny_as_zero: None,
             trees: vec![Tree {
+                stats: None,
                 output: 0,
                 weight: 1.0,
                 nodes: vec![

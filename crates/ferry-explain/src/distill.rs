@@ -664,6 +664,7 @@ fn surrogate(
     };
     let trees = (0..n_outputs)
         .map(|k| Tree {
+            stats: None,
             output: k,
             weight: 1.0,
             nodes: nodes

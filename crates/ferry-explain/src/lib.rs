@@ -2,7 +2,8 @@
 //! equation with the link written out and a coefficient table grouped by source column;
 //! a single tree becomes nested if/else rules and a flat list of rules, one per leaf,
 //! with each feature's conditions merged into one interval; an ensemble becomes a
-//! summary with split-count importance. Preprocessing is listed as formulas.
+//! summary with gain, cover (where the file records them) and split-count importance.
+//! Preprocessing is listed as formulas. [`distill`] fits readable surrogate trees.
 //!
 //! [`explain`] builds an [`Explanation`] (serialisable: `--format json`);
 //! [`text`] and [`markdown`] render it.
@@ -65,7 +66,8 @@ pub enum Body {
         aggregation: String,
         max_depth: usize,
         leaves: usize,
-        /// Features by the number of splits on them (the IR keeps no gain or cover).
+        /// Features by total gain where the file records it, else by the number of
+        /// splits on them.
         importance: Vec<Importance>,
     },
 }
@@ -99,6 +101,12 @@ pub struct Importance {
     pub splits: usize,
     /// Share of all splits.
     pub share: f64,
+    /// Total loss reduction of the feature's splits, where the file records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gain: Option<f64>,
+    /// Total training weight (XGBoost hessian sum, LightGBM rows) through its splits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cover: Option<f64>,
 }
 
 /// Deeper trees are summarised, not printed as rules (which grow with the depth).
@@ -344,13 +352,23 @@ pub fn explain(model: &Model) -> Explanation {
         }
         (Estimator::Trees(ensemble), None) => {
             let mut counts = vec![0usize; model.n_features()];
+            // Gain and cover summed per feature, when every tree records them (XGBoost's
+            // `total_gain`/`total_cover`, LightGBM's `feature_importance("gain")`).
+            let with_stats = ensemble.trees.iter().all(|t| t.stats.is_some());
+            let mut gains = vec![0.0f64; model.n_features()];
+            let mut covers = vec![0.0f64; model.n_features()];
             let mut leaves = 0;
             for tree in &ensemble.trees {
-                for node in &tree.nodes {
+                for (i, node) in tree.nodes.iter().enumerate() {
                     match node {
                         ferry_ir::Node::Split(s) => {
                             if let Some(c) = counts.get_mut(s.feature) {
                                 *c += 1;
+                            }
+                            if let (Some(stats), true) = (&tree.stats, s.feature < gains.len()) {
+                                let (g, c) = (stats.gain[i], stats.cover[i]);
+                                gains[s.feature] += if g.is_finite() { g } else { 0.0 };
+                                covers[s.feature] += if c.is_finite() { c } else { 0.0 };
                             }
                         }
                         ferry_ir::Node::Leaf { .. } => leaves += 1,
@@ -366,9 +384,20 @@ pub fn explain(model: &Model) -> Explanation {
                     feature: feature_name(model, j),
                     splits: *c,
                     share: *c as f64 / total.max(1) as f64,
+                    gain: with_stats.then_some(gains[j]),
+                    cover: with_stats.then_some(covers[j]),
                 })
                 .collect();
-            importance.sort_by(|a, b| b.splits.cmp(&a.splits).then(a.feature.cmp(&b.feature)));
+            if with_stats {
+                importance.sort_by(|a, b| {
+                    b.gain
+                        .unwrap_or(0.0)
+                        .total_cmp(&a.gain.unwrap_or(0.0))
+                        .then(a.feature.cmp(&b.feature))
+                });
+            } else {
+                importance.sort_by(|a, b| b.splits.cmp(&a.splits).then(a.feature.cmp(&b.feature)));
+            }
             Body::Ensemble {
                 trees: ensemble.trees.len(),
                 outputs: ensemble.n_outputs,

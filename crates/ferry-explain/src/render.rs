@@ -329,11 +329,22 @@ pub fn text(e: &Explanation) -> String {
                 "\n{trees} trees ({outputs} output{}), {aggregation}; depth up to {max_depth}, {leaves} leaves",
                 if *outputs == 1 { "" } else { "s" }
             );
-            let _ = writeln!(out, "\nfeature importance (number of splits; the model files' gain and cover are not kept):");
+            let with_gain = importance.iter().any(|i| i.gain.is_some());
+            if with_gain {
+                let _ = writeln!(out, "\nfeature importance (total gain and cover of each feature's splits, as the model file records them; number of splits):");
+            } else {
+                let _ = writeln!(out, "\nfeature importance (number of splits; this model file records no gain or cover):");
+            }
             for i in importance {
+                let stats = match (i.gain, i.cover) {
+                    (Some(g), Some(c)) => {
+                        format!("  gain {:>12}  cover {:>12}", short(g), short(c))
+                    }
+                    _ => String::new(),
+                };
                 let _ = writeln!(
                     out,
-                    "  {:<24} {:>6} splits  {:>5.1}%",
+                    "  {:<24} {:>6} splits  {:>5.1}%{stats}",
                     i.feature,
                     i.splits,
                     100.0 * i.share
@@ -450,17 +461,48 @@ pub fn markdown(e: &Explanation) -> String {
             leaves,
             importance,
         } => {
-            let _ = writeln!(out, "\n{trees} trees ({outputs} outputs), {aggregation}; depth up to {max_depth}, {leaves} leaves.\n\n| feature | splits | share |\n|---|---:|---:|");
+            let with_gain = importance.iter().any(|i| i.gain.is_some());
+            let _ = writeln!(out, "\n{trees} trees ({outputs} outputs), {aggregation}; depth up to {max_depth}, {leaves} leaves.\n");
+            if with_gain {
+                let _ = writeln!(out, "| feature | total gain | total cover | splits | share of splits |\n|---|---:|---:|---:|---:|");
+            } else {
+                let _ = writeln!(out, "| feature | splits | share |\n|---|---:|---:|");
+            }
             for i in importance {
-                let _ = writeln!(
-                    out,
-                    "| `{}` | {} | {:.1}% |",
-                    i.feature,
-                    i.splits,
-                    100.0 * i.share
-                );
+                match (i.gain, i.cover) {
+                    (Some(g), Some(c)) => {
+                        let _ = writeln!(
+                            out,
+                            "| `{}` | {} | {} | {} | {:.1}% |",
+                            i.feature,
+                            short(g),
+                            short(c),
+                            i.splits,
+                            100.0 * i.share
+                        );
+                    }
+                    _ => {
+                        let _ = writeln!(
+                            out,
+                            "| `{}` | {} | {:.1}% |",
+                            i.feature,
+                            i.splits,
+                            100.0 * i.share
+                        );
+                    }
+                }
             }
         }
     }
     out
+}
+
+/// A statistic to 6 significant digits.
+fn short(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e7 || v.abs() < 1e-3) {
+        format!("{v:.5e}")
+    } else {
+        let digits = (5 - v.abs().max(1e-300).log10().floor() as i32).clamp(0, 8) as usize;
+        format!("{v:.digits$}")
+    }
 }

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ferry_ir::{
-    Aggregation, Cmp, DType, Direction, Estimator, Input, Missing, Model, Node, Precision, Source,
-    Split, Task, Test, Transform, Tree, TreeEnsemble, IR_VERSION,
+    Aggregation, Cmp, DType, Direction, Estimator, Input, Missing, Model, Node, NodeStats,
+    Precision, Source, Split, Task, Test, Transform, Tree, TreeEnsemble, IR_VERSION,
 };
 
 use crate::{trim_start, Format, ImportError, ImportOptions};
@@ -520,6 +520,7 @@ fn read_tree(section: &Section, n_features: usize) -> Result<Tree, ImportError> 
     let leaf_value: Vec<f64> = list(section, "leaf_value", num_leaves)?;
     if num_leaves == 1 {
         return Ok(Tree {
+            stats: None,
             output: 0,
             weight: 1.0,
             nodes: vec![Node::Leaf {
@@ -640,5 +641,21 @@ fn read_tree(section: &Section, n_features: usize) -> Result<Tree, ImportError> 
         output: 0,
         weight: 1.0,
         nodes,
+        stats: stats(section, n_splits, num_leaves),
+    })
+}
+
+/// `split_gain` and the row counts (`internal_count`, `leaf_count`), for `ferry
+/// explain`. Statistics never fail an import: a file without them (or with a bad one)
+/// simply has none.
+fn stats(section: &Section, n_splits: usize, num_leaves: usize) -> Option<NodeStats> {
+    let gain: Vec<f64> = list(section, "split_gain", n_splits).ok()?;
+    let internal: Vec<f64> = list(section, "internal_count", n_splits).ok()?;
+    let leaves: Vec<f64> = list(section, "leaf_count", num_leaves).ok()?;
+    let mut all_gain = gain;
+    all_gain.resize(n_splits + num_leaves, f64::NAN);
+    Some(NodeStats {
+        gain: all_gain,
+        cover: internal.into_iter().chain(leaves).collect(),
     })
 }

@@ -35,7 +35,9 @@ pub use model::{
     output_columns, DType, Estimator, Input, Link, Model, OutputColumn, OutputKind, Precision,
     Source, Task, Transform, Unseen, IR_VERSION, VALIDITY_COLUMN,
 };
-pub use tree::{Aggregation, Cmp, Direction, Missing, Node, Split, Test, Tree, TreeEnsemble};
+pub use tree::{
+    Aggregation, Cmp, Direction, Missing, Node, NodeStats, Split, Test, Tree, TreeEnsemble,
+};
 
 /// The zero threshold LightGBM uses to decide that a value "is zero" (`kZeroThreshold`).
 pub const LIGHTGBM_ZERO_THRESHOLD: f64 = 1e-35_f32 as f64;

@@ -54,6 +54,26 @@ pub struct Tree {
     )]
     pub weight: f64,
     pub nodes: Vec<Node>,
+    /// Training statistics of the nodes, where the file records them. Only
+    /// `ferry explain` reads them (gain and cover importance); scoring never does.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub stats: Option<NodeStats>,
+}
+
+/// Per node (indexed like [`Tree::nodes`]; NaN where the file has no value).
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct NodeStats {
+    /// The loss reduction of the split (XGBoost `loss_changes`, LightGBM `split_gain`).
+    #[cfg_attr(feature = "serde", serde(with = "crate::float_serde::vec"))]
+    pub gain: Vec<f64>,
+    /// The training weight reaching the node (XGBoost `sum_hessian`: the hessian sum;
+    /// LightGBM `internal_count`/`leaf_count`: the row count).
+    #[cfg_attr(feature = "serde", serde(with = "crate::float_serde::vec"))]
+    pub cover: Vec<f64>,
 }
 
 #[cfg(feature = "serde")]

@@ -205,6 +205,19 @@ fn validate_trees(ensemble: &TreeEnsemble, n_inputs: usize) -> Result<(), IrErro
             node,
             message,
         };
+        if let Some(stats) = &tree.stats {
+            if stats.gain.len() != tree.nodes.len() || stats.cover.len() != tree.nodes.len() {
+                return Err(err(
+                    0,
+                    format!(
+                        "statistics for {} and {} nodes, the tree has {}",
+                        stats.gain.len(),
+                        stats.cover.len(),
+                        tree.nodes.len()
+                    ),
+                ));
+            }
+        }
         if tree.output >= ensemble.n_outputs {
             return Err(err(
                 0,

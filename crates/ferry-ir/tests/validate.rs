@@ -45,6 +45,7 @@ fn model(nodes: Vec<Node>) -> Model {
             aggregation: Aggregation::Sum,
             tiny_as_zero: None,
             trees: vec![Tree {
+                stats: None,
                 output: 0,
                 weight: 1.0,
                 nodes,

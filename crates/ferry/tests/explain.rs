@@ -343,3 +343,80 @@ fn distill_text_regression_and_fast_frugal() {
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+/// Gain, cover and split counts per feature equal what XGBoost (`get_score`:
+/// weight, total_gain, total_cover) and LightGBM (`feature_importance`: split, gain)
+/// compute from the same files (tests/fixtures/importance.py wrote importance.json).
+#[test]
+fn importance_matches_the_libraries() {
+    let mut checked = 0;
+    for family in ["xgboost", "lightgbm"] {
+        for entry in std::fs::read_dir(fixture(family)).unwrap() {
+            let dir = entry.unwrap().path();
+            let Ok(expected) = std::fs::read(dir.join("importance.json")) else {
+                continue;
+            };
+            let expected: Value = serde_json::from_slice(&expected).unwrap();
+            let model = ["model.json", "model.txt"]
+                .iter()
+                .map(|m| dir.join(m))
+                .find(|m| m.exists())
+                .unwrap();
+            let output = Command::new(BIN)
+                .args([
+                    "explain",
+                    model.to_str().unwrap(),
+                    "--format",
+                    "json",
+                    "--all-trees",
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+            let importance = json["estimator"]["importance"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{}: no importance in {json}", dir.display()));
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1e-3);
+            let splits = expected["splits"].as_object().unwrap();
+            assert_eq!(
+                importance.len(),
+                splits.len(),
+                "{name}: features with splits"
+            );
+            for row in importance {
+                let feature = row["feature"].as_str().unwrap();
+                assert_eq!(
+                    row["splits"].as_f64().unwrap(),
+                    splits[feature].as_f64().unwrap(),
+                    "{name}: splits of {feature}"
+                );
+                let gain = row["gain"]
+                    .as_f64()
+                    .unwrap_or_else(|| panic!("{name}: no gain"));
+                let want = expected["gain"][feature].as_f64().unwrap();
+                assert!(
+                    close(gain, want),
+                    "{name}: gain of {feature}: {gain} vs {want}"
+                );
+                if let Some(want) = expected.get("cover").map(|c| c[feature].as_f64().unwrap()) {
+                    let cover = row["cover"].as_f64().unwrap();
+                    assert!(
+                        close(cover, want),
+                        "{name}: cover of {feature}: {cover} vs {want}"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 30,
+        "only {checked} fixtures have importance.json"
+    );
+}

@@ -349,6 +349,7 @@ fn ensemble(
             let mut ir = Vec::new();
             build(ctx, node, nodes, *tree_id, target, &weights, &mut ir)?;
             out.push(Tree {
+                stats: None,
                 output: target,
                 weight: 1.0,
                 nodes: ir,
@@ -648,6 +649,7 @@ pub(crate) fn tree_ensemble_v5(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
             stack.push((l.0, l.1, left, depth + 1));
         }
         trees.push(Tree {
+            stats: None,
             output: 0,
             weight: 1.0,
             nodes: out,

@@ -971,6 +971,7 @@ impl<'a, 'i> Scored<'a, 'i> {
                             });
                         }
                         trees.push(Tree {
+                            stats: None,
                             output: k,
                             weight: 1.0,
                             nodes,
@@ -978,6 +979,7 @@ impl<'a, 'i> Scored<'a, 'i> {
                     }
                     if trailing {
                         trees.push(Tree {
+                            stats: None,
                             output: k,
                             weight: 1.0,
                             nodes: vec![Node::Leaf { value: o.base }],

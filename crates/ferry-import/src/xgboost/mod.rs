@@ -10,7 +10,7 @@ mod ubjson;
 
 use ferry_ir::{
     Aggregation, Cmp, DType, Direction, Estimator, Input, Missing, Model, Node as IrNode,
-    Precision, Source, Split, Task, Test, Transform, Tree, TreeEnsemble, IR_VERSION,
+    NodeStats, Precision, Source, Split, Task, Test, Transform, Tree, TreeEnsemble, IR_VERSION,
 };
 use serde_json::Value;
 
@@ -609,11 +609,33 @@ fn read_tree(node: &Node, num_feature: usize) -> Result<Tree, ImportError> {
             right: id(right[i]),
         }));
     }
+    // Statistics for `ferry explain`, in the new node order; they never fail an import.
+    let stats = stat(node, "loss_changes", n)
+        .zip(stat(node, "sum_hessian", n))
+        .map(|(gain, cover)| NodeStats {
+            gain: visit.iter().map(|&i| gain[i]).collect(),
+            cover: visit.iter().map(|&i| cover[i]).collect(),
+        });
     Ok(Tree {
         output: 0,
         weight: 1.0,
         nodes,
+        stats,
     })
+}
+
+/// A per-node statistic (`loss_changes`, `sum_hessian`), nulls (XGBoost's bare `NaN`)
+/// as NaN; `None` when it is missing or malformed.
+fn stat(node: &Node, key: &str, n: usize) -> Option<Vec<f64>> {
+    let items = node.opt(key).ok()??.items().ok()?;
+    let values: Vec<f64> = items
+        .iter()
+        .map(|v| match v.value {
+            Value::Null => Some(f64::NAN),
+            other => other.as_f64(),
+        })
+        .collect::<Option<_>>()?;
+    (values.len() == n).then_some(values)
 }
 
 /// XGBoost >= 3.1 stores the training categories of DataFrame inputs under

@@ -244,11 +244,19 @@ fn describe_model(
     card.explanation = Some(ferry_explain::markdown(&explanation));
     match &explanation.estimator {
         Body::Ensemble { importance, .. } => {
-            card.importance_measure = "splits".into();
-            card.importance = importance
-                .iter()
-                .map(|i| (i.feature.clone(), i.splits as f64))
-                .collect();
+            if importance.iter().all(|i| i.gain.is_some()) {
+                card.importance_measure = "total gain (as the model file records it)".into();
+                card.importance = importance
+                    .iter()
+                    .map(|i| (i.feature.clone(), i.gain.unwrap_or(0.0)))
+                    .collect();
+            } else {
+                card.importance_measure = "splits".into();
+                card.importance = importance
+                    .iter()
+                    .map(|i| (i.feature.clone(), i.splits as f64))
+                    .collect();
+            }
         }
         Body::Linear { groups, .. } => {
             card.importance_measure = "largest |coefficient| of its columns".into();
