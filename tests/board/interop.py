@@ -93,6 +93,23 @@ def ferry_writes_pins_reads(ferry, kind, board_url, pins_location, work):
     assert Version.from_string(meta.version.version)
 
 
+def ferry_publishes_pins_downloads(ferry, kind, board_url, pins_location, work):
+    """A report from `ferry publish` (a Jupyter notebook and its rendered page) is a pin
+    pins reads: its metadata, and both files through pin_download()."""
+    notebook = ROOT / "tests/fixtures/reports/analysis.ipynb"
+    ref = run(ferry, board_url, "publish", str(notebook), "--name", "q3-bills", "--quiet").strip()
+    board = pins_board(kind, pins_location, work)
+    meta = board.pin_meta("q3-bills")
+    assert meta.type == "report", meta.type
+    assert meta.version.version == ref.split("@")[1]
+    assert meta.title == "Penguin bill lengths, Q3", meta.title
+    assert meta.user["ferry"]["report"]["display"] == "analysis.html"
+    got = {Path(p).name: Path(p).read_bytes() for p in board.pin_download("q3-bills")}
+    assert set(got) == {"analysis.ipynb", "analysis.html"}, set(got)
+    assert got["analysis.ipynb"] == notebook.read_bytes()
+    assert b"Penguin bill lengths, Q3" in got["analysis.html"]
+
+
 def pins_writes_ferry_reads(ferry, kind, board_url, pins_location, work):
     import pandas as pd
 
@@ -151,7 +168,7 @@ def main():
 
     passed = failed = 0
     for kind, board_url, pins_location in boards:
-        for test in (ferry_writes_pins_reads, pins_writes_ferry_reads):
+        for test in (ferry_writes_pins_reads, ferry_publishes_pins_downloads, pins_writes_ferry_reads):
             # One board per test; a sub-prefix keeps the two apart.
             sub = test.__name__
             url = f"{board_url}/{sub}" if kind != "folder" else os.path.join(board_url, sub)
