@@ -200,10 +200,10 @@ def main(argv=None):
 
     # The models and CSVs of every case (about 25 MB) go away with the run.
     with tempfile.TemporaryDirectory(prefix="ferry-sql-cases-") as tmp:
-        return run(ferry, names, Path(tmp), args.only)
+        return run_matrix(ferry, names, Path(tmp), args.only)
 
 
-def run(ferry: Path, names: list[str], work: Path, only: str | None) -> int:
+def run_matrix(ferry: Path, names: list[str], work: Path, only: str | None) -> int:
     loaded = []
     for c in cases(work, only):
         try:
