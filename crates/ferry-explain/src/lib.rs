@@ -39,6 +39,10 @@ pub struct Explanation {
 pub struct Step {
     pub name: String,
     pub formula: String,
+    /// The step in words, for the shapes preprocessing usually has (imputation,
+    /// scaling, one-hot encoding, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub words: Option<String>,
     /// The input columns it is computed from.
     pub from: Vec<String>,
 }
@@ -278,6 +282,7 @@ pub fn explain(model: &Model) -> Explanation {
         .map(|(d, derived)| Step {
             name: derived.name.clone(),
             formula: render::formula(model, &derived.expr),
+            words: render::words(model, &derived.expr),
             from: source_names(model, n_inputs + d),
         })
         .collect();

@@ -12,6 +12,141 @@ fn num(x: f64) -> String {
 }
 
 /// An expression as a formula over column names.
+/// The step in words, for the shapes preprocessing usually has (imputers, scalers,
+/// one-hot and label encoders, casts, dense units); `None` for anything else, which is
+/// then read from its formula.
+pub(crate) fn words(model: &Model, expr: &Expr) -> Option<String> {
+    let name = |e: &Expr| match e {
+        Expr::Column { index } => Some(crate::column_name(model, *index)),
+        _ => None,
+    };
+    let constant = |e: &Expr| match e {
+        Expr::Const { value } => Some(*value),
+        _ => None,
+    };
+    // Looks through float32 casts, which change nothing a reader needs.
+    fn bare(e: &Expr) -> &Expr {
+        match e {
+            Expr::Unary {
+                f: UnaryFn::Cast,
+                x,
+                ..
+            } => bare(x),
+            other => other,
+        }
+    }
+    match bare(expr) {
+        // Imputation: `if missing(x) then v else x`.
+        Expr::If {
+            cond,
+            then,
+            otherwise,
+        } => {
+            let Expr::IsMissing { x } = bare(cond) else {
+                return None;
+            };
+            let column = name(bare(x))?;
+            (name(bare(otherwise)).as_deref() == Some(column.as_str())).then_some(())?;
+            Some(format!(
+                "{column}, with a missing value replaced by {}",
+                approx(constant(bare(then))?)
+            ))
+        }
+        // Scaling: `(x - m) * s`, `(x - m) / s`, `x * s + b`.
+        Expr::Binary {
+            f: f @ (BinaryFn::Mul | BinaryFn::Div),
+            a,
+            b,
+            ..
+        } => {
+            let scale = constant(bare(b))?;
+            let (column, centre) = match bare(a) {
+                Expr::Binary {
+                    f: BinaryFn::Sub,
+                    a,
+                    b,
+                    ..
+                } => (name(bare(a))?, constant(bare(b))?),
+                other => (name(other)?, 0.0),
+            };
+            let divisor = if *f == BinaryFn::Mul {
+                1.0 / scale
+            } else {
+                scale
+            };
+            Some(if centre == 0.0 {
+                format!("{column} divided by {}", approx(divisor))
+            } else {
+                format!(
+                    "{column} centred on {} and divided by {}",
+                    approx(centre),
+                    approx(divisor)
+                )
+            })
+        }
+        // One-hot and other indicators.
+        Expr::Compare {
+            cmp: CompareOp::Eq,
+            a,
+            b,
+        } => {
+            let column = name(bare(a))?;
+            let index = match bare(a) {
+                Expr::Column { index } => *index,
+                _ => return None,
+            };
+            let value = constant(bare(b))?;
+            let shown = model
+                .inputs
+                .get(index)
+                .and_then(|i| i.levels.as_ref())
+                .and_then(|l| l.get(usize::try_from(value as i64).ok()?))
+                .map(|l| format!("{l:?}"))
+                .unwrap_or_else(|| num(value));
+            Some(format!("1 when {column} is {shown}, else 0"))
+        }
+        Expr::IsMissing { x } => Some(format!("1 when {} is missing, else 0", name(bare(x))?)),
+        Expr::Lookup { x, table, .. } => Some(format!(
+            "{} mapped through a table of {} values",
+            name(bare(x))?,
+            table.len()
+        )),
+        Expr::Dot { columns, .. } => Some(format!(
+            "a weighted sum of {} columns plus a bias",
+            columns.len()
+        )),
+        Expr::Unary { f, x, .. } => match (f, bare(x)) {
+            (UnaryFn::Relu | UnaryFn::Tanh | UnaryFn::Logistic, Expr::Dot { columns, .. }) => {
+                Some(format!(
+                    "{} of a weighted sum of {} columns (a dense layer's unit)",
+                    format!("{f:?}").to_lowercase(),
+                    columns.len()
+                ))
+            }
+            _ => None,
+        },
+        Expr::Column { .. } if !matches!(expr, Expr::Column { .. }) => {
+            Some(format!("{} rounded to float32", name(bare(expr))?))
+        }
+        _ => None,
+    }
+}
+
+/// A number for words: 6 significant digits, no trailing zeros (the formula beside it
+/// has the exact value).
+fn approx(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return num(v);
+    }
+    let digits = (5 - v.abs().log10().floor() as i32).clamp(0, 15) as usize;
+    let text = format!("{v:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 pub(crate) fn formula(model: &Model, expr: &Expr) -> String {
     match expr {
         Expr::Column { index } => crate::column_name(model, *index),
@@ -264,6 +399,9 @@ pub fn text(e: &Explanation) -> String {
         let _ = writeln!(out, "\npreprocessing:");
         for step in &e.preprocessing {
             let _ = writeln!(out, "  {} = {}", step.name, step.formula);
+            if let Some(words) = &step.words {
+                let _ = writeln!(out, "      ({words})");
+            }
         }
     }
     let _ = writeln!(out, "\nlink: {}", e.link);
@@ -383,13 +521,14 @@ pub fn markdown(e: &Explanation) -> String {
     if !e.preprocessing.is_empty() {
         let _ = writeln!(
             out,
-            "\n### Preprocessing\n\n| column | formula |\n|---|---|"
+            "\n### Preprocessing\n\n| column | in words | formula |\n|---|---|---|"
         );
         for step in &e.preprocessing {
             let _ = writeln!(
                 out,
-                "| `{}` | `{}` |",
+                "| `{}` | {} | `{}` |",
                 step.name,
+                step.words.as_deref().unwrap_or("").replace('|', "\\|"),
                 step.formula.replace('|', "\\|")
             );
         }

@@ -420,3 +420,22 @@ fn importance_matches_the_libraries() {
         "only {checked} fixtures have importance.json"
     );
 }
+
+/// A scikit-learn pipeline's preprocessing is also said in words: imputation, scaling,
+/// one-hot columns.
+#[test]
+fn pipeline_steps_in_words() {
+    let text = explain(&fixture("onnx/skl_pipeline_penguins/model.onnx"), "text");
+    for needle in [
+        "(bill_length_mm, with a missing value replaced by 43.75)",
+        "(variable[0] centred on 43.6575 and divided by 5.2684)",
+        "(1 when island is \"Biscoe\", else 0)",
+    ] {
+        assert!(text.contains(needle), "{needle} not in\n{text}");
+    }
+    let md = explain(
+        &fixture("onnx/skl_pipeline_penguins/model.onnx"),
+        "markdown",
+    );
+    assert!(md.contains("| column | in words | formula |"), "{md}");
+}
