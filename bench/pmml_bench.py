@@ -84,6 +84,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import cpu_model, fmt_load, git_revision, guarded, log_configuration, uptime_line  # noqa: E402  (shared with bench.py)
+
 warnings.filterwarnings("ignore", category=UserWarning)
 warnings.filterwarnings("ignore", category=FutureWarning)
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -117,25 +120,14 @@ GBM_MAX_DEPTH = 3
 
 
 # ----------------------------------------------------------------------------- shared helpers
-def uptime_line() -> str:
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
-    except OSError:
-        return "load average: %.2f, %.2f, %.2f" % os.getloadavg()
 
 
-def log_configuration(label: str) -> str:
-    line = uptime_line()
-    print(f"\n--- {label}\n    uptime: {line}", flush=True)
-    return line
 
 
 def load1() -> float:
     return os.getloadavg()[0]
 
 
-def fmt_load(loads: list[float]) -> str:
-    return f"{min(loads):.2f}" if min(loads) == max(loads) else f"{min(loads):.2f}-{max(loads):.2f}"
 
 
 def time_in_memory(call, df: pd.DataFrame, repeats: int, max_seconds: float, label: str,
@@ -571,12 +563,6 @@ def run_pypmml(key: str, pmml: Path, args) -> tuple[dict, pd.DataFrame]:
     return rec, pd.read_parquet(check_out)
 
 
-def guarded(fn, fallback: dict):
-    try:
-        return fn()
-    except Exception as e:  # noqa: BLE001 - keep a long run going, report the failure in the table
-        print(f"    FAILED: {e!r}", flush=True)
-        return dict(fallback, error=repr(e))
 
 
 # ----------------------------------------------------------------------------- driver
@@ -774,25 +760,8 @@ def versions(args) -> dict:
     return out
 
 
-def git_revision() -> str:
-    try:
-        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return rev + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv=None) -> None:

@@ -24,11 +24,15 @@ pub enum Target {
 }
 
 impl Target {
-    fn n_classes(&self) -> usize {
+    fn classes(&self) -> Option<&[String]> {
         match self {
-            Target::Classes { classes, .. } => classes.len(),
-            Target::Values(_) => 0,
+            Target::Classes { classes, .. } => Some(classes),
+            Target::Values(_) => None,
         }
+    }
+
+    fn n_classes(&self) -> usize {
+        self.classes().map_or(0, <[String]>::len)
     }
 }
 
@@ -93,7 +97,7 @@ pub fn fit_tree(
         Target::Classes { .. } => format!("CART, Gini, max depth {}", options.max_depth),
         Target::Values(_) => format!("CART, squared error, max depth {}", options.max_depth),
     };
-    surrogate(inputs, target, nodes, payloads, objective)
+    surrogate(inputs, target.classes(), nodes, payloads, objective)
 }
 
 /// A threshold `t` with `a < t < b` (so `x <= t` splits the rows between `a` and `b`,
@@ -201,16 +205,24 @@ impl Stats {
     }
 
     fn merged(&self, other: &Stats) -> Stats {
+        self.combined(other, 1.0)
+    }
+
+    fn minus(&self, other: &Stats) -> Stats {
+        self.combined(other, -1.0)
+    }
+
+    fn combined(&self, other: &Stats, sign: f64) -> Stats {
         Stats {
             counts: self
                 .counts
                 .iter()
                 .zip(&other.counts)
-                .map(|(a, b)| a + b)
+                .map(|(a, b)| a + sign * b)
                 .collect(),
-            n: self.n + other.n,
-            sum: self.sum + other.sum,
-            sum_sq: self.sum_sq + other.sum_sq,
+            n: self.n + sign * other.n,
+            sum: self.sum + sign * other.sum,
+            sum_sq: self.sum_sq + sign * other.sum_sq,
         }
     }
 
@@ -291,9 +303,9 @@ fn best_split(
                 });
             }
         };
+        present.sort_by(|a, b| a.0.total_cmp(&b.0));
         if input.levels.is_some() {
             // One category against the rest.
-            present.sort_by(|a, b| a.0.total_cmp(&b.0));
             let mut i = 0;
             while i < present.len() {
                 let code = present[i].0;
@@ -305,15 +317,7 @@ fn best_split(
                 if code < 0.0 {
                     continue;
                 }
-                let mut right = present_stats.clone();
-                right
-                    .counts
-                    .iter_mut()
-                    .zip(&left.counts)
-                    .for_each(|(a, b)| *a -= b);
-                right.n -= left.n;
-                right.sum -= left.sum;
-                right.sum_sq -= left.sum_sq;
+                let right = present_stats.minus(&left);
                 let c = Candidate {
                     feature,
                     threshold: code,
@@ -324,7 +328,6 @@ fn best_split(
                 score(&left, &right, c);
             }
         } else {
-            present.sort_by(|a, b| a.0.total_cmp(&b.0));
             let mut left = Stats::new(k);
             let mut right = present_stats.clone();
             for i in 0..present.len() - 1 {
@@ -491,11 +494,7 @@ pub fn fit_fast_frugal(
         }
     }
     let objective = format!("fast-and-frugal tree, {} cues", levels.len());
-    let target = Target::Classes {
-        labels: Vec::new(),
-        classes: classes.to_vec(),
-    };
-    Ok(surrogate(inputs, &target, nodes, payloads, objective))
+    Ok(surrogate(inputs, Some(classes), nodes, payloads, objective))
 }
 
 /// One cue of a fast-and-frugal tree: `x > threshold` (or `x <= threshold` when
@@ -648,19 +647,19 @@ fn best_cue(
 /// the value) with the same splits.
 fn surrogate(
     inputs: &[Input],
-    target: &Target,
+    classes: Option<&[String]>,
     nodes: Vec<Node>,
     payloads: Vec<Vec<f64>>,
     objective: String,
 ) -> Model {
-    let (n_outputs, task) = match target {
-        Target::Classes { classes, .. } => (
+    let (n_outputs, task) = match classes {
+        Some(classes) => (
             classes.len(),
             Task::Classification {
-                classes: classes.clone(),
+                classes: classes.to_vec(),
             },
         ),
-        Target::Values(_) => (1, Task::Regression),
+        None => (1, Task::Regression),
     };
     let trees = (0..n_outputs)
         .map(|k| Tree {

@@ -138,8 +138,7 @@ fn approx(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return num(v);
     }
-    let digits = (5 - v.abs().log10().floor() as i32).clamp(0, 15) as usize;
-    let text = format!("{v:.digits$}");
+    let text = six_digits(v, 15);
     if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
@@ -641,7 +640,12 @@ fn short(v: f64) -> String {
     if v != 0.0 && (v.abs() >= 1e7 || v.abs() < 1e-3) {
         format!("{v:.5e}")
     } else {
-        let digits = (5 - v.abs().max(1e-300).log10().floor() as i32).clamp(0, 8) as usize;
-        format!("{v:.digits$}")
+        six_digits(v, 8)
     }
+}
+
+/// `v` with 6 significant digits (at most `max_decimals` after the point).
+fn six_digits(v: f64, max_decimals: i32) -> String {
+    let digits = (5 - v.abs().max(1e-300).log10().floor() as i32).clamp(0, max_decimals) as usize;
+    format!("{v:.digits$}")
 }

@@ -2,12 +2,12 @@
 //! for notebooks and Markdown. R Markdown and Quarto are published as what they
 //! render to (HTML or PDF): ferry runs no R, Python or Quarto.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::html::page;
 use crate::{markdown, notebook, ReportError, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportKind {
     Notebook,
@@ -25,6 +25,17 @@ impl ReportKind {
             ReportKind::Pdf => "pdf",
         }
     }
+}
+
+/// What `ferry publish` records about a report (under `user.ferry.report`), and what
+/// `ferry site` and `ferry send` read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportMeta {
+    pub kind: ReportKind,
+    /// The file as published.
+    pub source: String,
+    /// The file to show: the rendered page, or the source itself.
+    pub display: String,
 }
 
 /// What to store for one report.

@@ -151,9 +151,16 @@ pub async fn read_ref(board: &Board, pin: &PinRef) -> Result<(VersionInfo, Vec<u
         ),
         other => other.into(),
     })?;
-    let file = model_file(&version)?;
-    let bytes = board.read_file(&version, &file, MAX_MODEL_BYTES).await?;
+    let (_, bytes) = read_version(board, &version).await?;
     Ok((version, bytes))
+}
+
+/// The model file of `version` (its name and bytes), verified against the checksum
+/// recorded at push.
+pub async fn read_version(board: &Board, version: &VersionInfo) -> Result<(String, Vec<u8>)> {
+    let file = model_file(version)?;
+    let bytes = board.read_file(version, &file, MAX_MODEL_BYTES).await?;
+    Ok((file, bytes))
 }
 
 /// Which file of a version is the model: the one ferry recorded at push, else the

@@ -210,12 +210,26 @@ fn an_ensemble_is_summarised_with_split_counts() {
     assert!(body["trees"].as_u64().unwrap() > 1);
 }
 
-fn distill(args: &[&str]) -> std::process::Output {
+/// `ferry distill DIR/MODEL --data DIR/input.csv EXTRA…` on a fixture.
+fn distill(dir: &Path, model: &str, extra: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .arg("distill")
-        .args(args)
+        .arg(dir.join(model))
+        .arg("--data")
+        .arg(dir.join("input.csv"))
+        .args(extra)
         .output()
         .unwrap()
+}
+
+/// The stdout of a run that must succeed.
+fn succeeded(run: std::process::Output) -> Vec<u8> {
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    run.stdout
 }
 
 /// The fidelity ferry distill reports is the surrogate's agreement with the model: the
@@ -228,23 +242,19 @@ fn distilled_tree_reports_its_measured_fidelity() {
     let input = dir.join("input.csv");
     let out = tempfile::tempdir().unwrap();
     let surrogate = out.path().join("surrogate.json");
-    let run = distill(&[
-        model.to_str().unwrap(),
-        "--data",
-        input.to_str().unwrap(),
-        "--max-depth",
-        "3",
-        "--format",
-        "json",
-        "--output",
-        surrogate.to_str().unwrap(),
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let stdout = succeeded(distill(
+        &dir,
+        "model.json",
+        &[
+            "--max-depth",
+            "3",
+            "--format",
+            "json",
+            "--output",
+            surrogate.to_str().unwrap(),
+        ],
+    ));
+    let report: Value = serde_json::from_slice(&stdout).unwrap();
     let held = report["fidelity"]["held_out"].as_f64().unwrap();
     assert!(held > 0.85, "a depth-3 tree on iris agrees on {held}");
     assert_eq!(report["explanation"]["estimator"]["kind"], "tree");
@@ -259,8 +269,7 @@ fn distilled_tree_reports_its_measured_fidelity() {
             ])
             .output()
             .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let text = String::from_utf8(o.stdout).unwrap();
+        let text = String::from_utf8(succeeded(o)).unwrap();
         text.lines()
             .skip(1)
             .map(|l| l.split(',').next().unwrap().to_string())
@@ -280,19 +289,8 @@ fn distilled_tree_reports_its_measured_fidelity() {
 fn distill_text_regression_and_fast_frugal() {
     // A regression: R² is reported, the rules are printed.
     let dir = fixture("lightgbm/lgb_regression_l2");
-    let run = distill(&[
-        dir.join("model.txt").to_str().unwrap(),
-        "--data",
-        dir.join("input.csv").to_str().unwrap(),
-        "--max-depth",
-        "2",
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let text = String::from_utf8(run.stdout).unwrap();
+    let text =
+        String::from_utf8(succeeded(distill(&dir, "model.txt", &["--max-depth", "2"]))).unwrap();
     assert!(
         text.contains("R² ") && text.contains("held-out rows"),
         "{text}"
@@ -302,46 +300,20 @@ fn distill_text_regression_and_fast_frugal() {
     // A fast-and-frugal tree for a binary classifier (penguins' pipeline has three
     // classes: refused; the XGBoost binary fixture works).
     let dir = fixture("xgboost/xgb_binary_logistic_nan");
-    let run = distill(&[
-        dir.join("model.json").to_str().unwrap(),
-        "--data",
-        dir.join("input.csv").to_str().unwrap(),
-        "--fast-frugal",
-        "--max-cues",
-        "3",
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let text = String::from_utf8(run.stdout).unwrap();
+    let run = distill(&dir, "model.json", &["--fast-frugal", "--max-cues", "3"]);
+    let text = String::from_utf8(succeeded(run)).unwrap();
     assert!(
         text.contains("fast-and-frugal") && text.contains("agrees with the model's label on"),
         "{text}"
     );
 
     let dir = fixture("onnx/skl_pipeline_penguins");
-    let run = distill(&[
-        dir.join("model.onnx").to_str().unwrap(),
-        "--data",
-        dir.join("input.csv").to_str().unwrap(),
-        "--fast-frugal",
-    ]);
+    let run = distill(&dir, "model.onnx", &["--fast-frugal"]);
     assert_eq!(run.status.code(), Some(1));
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("two classes"), "{err}");
     // The pipeline (strings, missing values) distils into a tree over its raw inputs.
-    let run = distill(&[
-        dir.join("model.onnx").to_str().unwrap(),
-        "--data",
-        dir.join("input.csv").to_str().unwrap(),
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    succeeded(distill(&dir, "model.onnx", &[]));
 }
 
 /// Gain, cover and split counts per feature equal what XGBoost (`get_score`:

@@ -1,10 +1,12 @@
 //! What the board commands share: opening the board, the async runtime, progress bars,
 //! byte sizes.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::IsTerminal;
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use ferry_registry::{Board, PinRef, Progress, VersionInfo};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -40,17 +42,35 @@ pub async fn resolve(board: &Board, reference: &str) -> Result<VersionInfo> {
     Ok(board.resolve(&pin).await?)
 }
 
+/// The aliases in `aliases` (alias -> version) that point at `version`.
+pub fn aliases_of(aliases: &BTreeMap<String, String>, version: &str) -> Vec<String> {
+    aliases
+        .iter()
+        .filter(|(_, v)| *v == version)
+        .map(|(a, _)| a.clone())
+        .collect()
+}
+
+/// A version's creation time as the commands print it: `2026-11-28 09:28:35 UTC`.
+pub fn timestamp(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// Where progress bars draw: stderr on a terminal, nowhere otherwise or with --quiet.
+pub fn draw_target(quiet: bool) -> ProgressDrawTarget {
+    if quiet || !std::io::stderr().is_terminal() {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    }
+}
+
 /// A byte progress bar on stderr, drawn only on a terminal.
 pub struct Bar(ProgressBar);
 
 impl Bar {
     pub fn new(verb: &str, quiet: bool) -> Bar {
-        let target = if quiet || !std::io::stderr().is_terminal() {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        };
-        let bar = ProgressBar::with_draw_target(Some(0), target);
+        let bar = ProgressBar::with_draw_target(Some(0), draw_target(quiet));
         bar.set_style(
             ProgressStyle::with_template(&format!(
                 "{verb} {{bar:30}} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} eta {{eta}}"

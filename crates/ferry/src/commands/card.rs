@@ -6,7 +6,7 @@ use std::io::Write as _;
 use anyhow::{bail, Context, Result};
 use ferry_explain::Body;
 use ferry_import::ImportOptions;
-use ferry_ir::{DType, Model};
+use ferry_ir::{DType, Model, Task};
 use ferry_registry::{Board, VersionInfo};
 use ferry_report::card::{AliasRow, Card, FileRow, InputRow, ModelFacts, Snippet, VersionRow};
 use serde_yaml_ng::Value;
@@ -14,8 +14,6 @@ use serde_yaml_ng::Value;
 use super::board;
 use crate::cli::CardArgs;
 
-/// Model files larger than this get a card without the model's own sections.
-const MAX_MODEL_BYTES: u64 = 1 << 30;
 /// A query longer than this is not put on the card; the card says how to make it.
 const MAX_SQL_BYTES: usize = 64 << 10;
 
@@ -37,7 +35,7 @@ pub fn card(args: &CardArgs) -> Result<()> {
             ),
         }
     };
-    let dialect = check_dialect(&args.dialect)?;
+    let dialect = super::sql::dialect(&args.dialect)?;
     let board = board::open(&args.board)?;
     let card = board::block_on(async {
         board.check().await?;
@@ -67,17 +65,7 @@ pub fn card(args: &CardArgs) -> Result<()> {
         std::io::stdout().lock().write_all(text.as_bytes())?;
         return Ok(());
     }
-    let target = std::path::Path::new(&args.output);
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
-    let mut temp = tempfile::NamedTempFile::new_in(dir).with_context(|| args.output.clone())?;
-    temp.write_all(text.as_bytes())
-        .with_context(|| args.output.clone())?;
-    temp.persist(target)
-        .map_err(|e| e.error)
-        .with_context(|| args.output.clone())?;
+    super::sql::write_atomically(std::path::Path::new(&args.output), text.as_bytes())?;
     eprintln!(
         "wrote the card of {}@{} to {}",
         card.name, card.version, args.output
@@ -88,10 +76,6 @@ pub fn card(args: &CardArgs) -> Result<()> {
 enum Kind {
     Html,
     Markdown,
-}
-
-pub(super) fn check_dialect(name: &str) -> Result<&'static dyn ferry_sql::Dialect> {
-    Ok(ferry_sql::dialect(name).ok_or_else(|| ferry_sql::SqlError::UnknownDialect(name.into()))?)
 }
 
 /// The card of one version: what the board records (metadata, versions, aliases) and,
@@ -115,28 +99,17 @@ pub(super) async fn build(
         version: version.version.name.clone(),
         title: meta.title.clone(),
         description: meta.description.clone(),
-        created: version
-            .created_at
-            .format("%Y-%m-%d %H:%M:%S UTC")
-            .to_string(),
+        created: board::timestamp(&version.created_at),
         by: ferry.as_ref().map(|f| f.by.clone()),
         tags: ferry.as_ref().map(|f| f.tags.clone()).unwrap_or_default(),
         board: board.location().to_string(),
-        aliases: aliases
-            .iter()
-            .filter(|(_, v)| **v == version.version.name)
-            .map(|(a, _)| a.clone())
-            .collect(),
+        aliases: board::aliases_of(&aliases, &version.version.name),
         versions: versions
             .iter()
             .map(|v| VersionRow {
                 version: v.version.name.clone(),
-                created: v.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                aliases: aliases
-                    .iter()
-                    .filter(|(_, t)| **t == v.version.name)
-                    .map(|(a, _)| a.clone())
-                    .collect(),
+                created: board::timestamp(&v.created_at),
+                aliases: board::aliases_of(&aliases, &v.version.name),
             })
             .collect(),
         alias_history: history
@@ -182,14 +155,8 @@ pub(super) async fn build(
         }
     }
 
-    let model_file = ferry
-        .as_ref()
-        .and_then(|f| f.model.as_ref())
-        .and_then(|m| m.get("file"))
-        .and_then(|f| f.as_str())
-        .map(str::to_string);
-    if let Some(file) = model_file {
-        let bytes = board.read_file(version, &file, MAX_MODEL_BYTES).await?;
+    if ferry.as_ref().is_some_and(|f| f.model.is_some()) {
+        let (file, bytes) = crate::model::read_version(board, version).await?;
         let model = ferry_import::import(&bytes, &ImportOptions::default())
             .with_context(|| format!("{name}@{}: {file}", version.version))?;
         describe_model(&mut card, &model, &file, dialect);
@@ -203,30 +170,15 @@ fn describe_model(
     file: &str,
     dialect: &'static dyn ferry_sql::Dialect,
 ) {
-    let summary = crate::model::summary(model, file);
-    let text = |key: &str| {
-        summary
-            .get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let strings = |key: &str| -> Vec<String> {
-        summary
-            .get(key)
-            .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
+    let (task, classes) = match &model.task {
+        Task::Regression => ("regression", Vec::new()),
+        Task::Classification { classes } => ("classification", classes.clone()),
     };
     card.model = Some(ModelFacts {
         file: file.to_string(),
-        format: text("format"),
-        task: text("task"),
-        classes: strings("classes"),
+        format: model.source.format.clone(),
+        task: task.into(),
+        classes,
         inputs: model
             .inputs
             .iter()
@@ -237,7 +189,10 @@ fn describe_model(
                 levels: i.levels.clone().unwrap_or_default(),
             })
             .collect(),
-        outputs: strings("outputs"),
+        outputs: ferry_ir::output_columns(model, false)
+            .into_iter()
+            .map(|c| c.name)
+            .collect(),
     });
 
     let explanation = ferry_explain::explain(model);

@@ -140,17 +140,7 @@ pub fn distill(args: &DistillArgs) -> Result<()> {
     };
 
     if let Some(path) = &args.output {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => std::path::Path::new("."),
-        };
-        let mut temp =
-            tempfile::NamedTempFile::new_in(dir).with_context(|| path.display().to_string())?;
-        temp.write_all((surrogate.to_json() + "\n").as_bytes())
-            .with_context(|| path.display().to_string())?;
-        temp.persist(path)
-            .map_err(|e| e.error)
-            .with_context(|| path.display().to_string())?;
+        super::sql::write_atomically(path, (surrogate.to_json() + "\n").as_bytes())?;
     }
 
     let explanation = ferry_explain::explain(&surrogate);

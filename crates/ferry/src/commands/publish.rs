@@ -6,6 +6,7 @@ use std::io::Read;
 
 use anyhow::{bail, Context, Result};
 use ferry_registry::{PushRequest, SourceFile};
+use ferry_report::report::ReportMeta;
 
 use super::push::{store, user_meta};
 use crate::cli::PublishArgs;
@@ -75,11 +76,11 @@ pub fn publish(args: &PublishArgs) -> Result<()> {
         user,
         tags: v.tags.clone(),
         model: None,
-        report: Some(serde_json::json!({
-            "kind": prepared.kind.as_str(),
-            "source": file_name,
-            "display": display,
-        })),
+        report: Some(serde_json::to_value(ReportMeta {
+            kind: prepared.kind,
+            source: file_name,
+            display: display.clone(),
+        })?),
         source: Some(label),
         force: v.force,
     };

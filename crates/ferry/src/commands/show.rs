@@ -10,13 +10,8 @@ pub fn show(args: &ShowArgs) -> Result<()> {
     let (version, aliases) = board::block_on(async {
         board.check().await?;
         let version = board::resolve(&board, &args.reference).await?;
-        let aliases: Vec<String> = board
-            .aliases(&version.name)
-            .await?
-            .into_iter()
-            .filter(|(_, v)| *v == version.version.name)
-            .map(|(a, _)| a)
-            .collect();
+        let aliases =
+            board::aliases_of(&board.aliases(&version.name).await?, &version.version.name);
         anyhow::Ok((version, aliases))
     })?;
     if args.json {
@@ -47,7 +42,7 @@ pub fn show(args: &ShowArgs) -> Result<()> {
     let _ = writeln!(
         out,
         "created:     {}",
-        version.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+        board::timestamp(&version.created_at)
     );
     if let Some(ferry) = &ferry {
         let _ = writeln!(

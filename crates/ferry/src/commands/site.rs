@@ -6,15 +6,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use ferry_registry::{Board, VersionInfo};
+use ferry_report::report::ReportMeta;
 use ferry_report::site::{self, Entry, EntryKind, Site, SiteVersion};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::board;
 use super::card;
 use crate::cli::SiteArgs;
 
 pub fn site(args: &SiteArgs) -> Result<()> {
-    let dialect = card::check_dialect(&args.dialect)?;
+    let dialect = super::sql::dialect(&args.dialect)?;
     let out = &args.output;
     check_output(out)?;
     let parent = match out.parent() {
@@ -110,13 +111,7 @@ fn check_output(out: &Path) -> Result<()> {
 }
 
 fn progress(len: u64, quiet: bool) -> ProgressBar {
-    use std::io::IsTerminal;
-    let target = if quiet || !std::io::stderr().is_terminal() {
-        ProgressDrawTarget::hidden()
-    } else {
-        ProgressDrawTarget::stderr()
-    };
-    let bar = ProgressBar::with_draw_target(Some(len), target);
+    let bar = ProgressBar::with_draw_target(Some(len), board::draw_target(quiet));
     bar.set_style(
         ProgressStyle::with_template("site {bar:30} {pos}/{len} {msg}").expect("valid template"),
     );
@@ -157,12 +152,8 @@ async fn entry(
         };
         site_versions.push(SiteVersion {
             version: v.version.name.clone(),
-            created: v.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            aliases: aliases
-                .iter()
-                .filter(|(_, t)| **t == v.version.name)
-                .map(|(a, _)| a.clone())
-                .collect(),
+            created: board::timestamp(&v.created_at),
+            aliases: board::aliases_of(&aliases, &v.version.name),
             files: v.meta.files(),
             display,
         });
@@ -179,7 +170,7 @@ async fn entry(
         None
     };
     let report_kind = (kind == EntryKind::Report)
-        .then(|| report_kind(latest))
+        .then(|| report_meta(latest).map(|r| r.kind))
         .flatten();
     Ok(Entry {
         name: name.to_string(),
@@ -188,18 +179,16 @@ async fn entry(
         description: latest.meta.description.clone(),
         tags: ferry.as_ref().map(|f| f.tags.clone()).unwrap_or_default(),
         author: ferry.as_ref().map(|f| f.by.clone()),
-        created: latest
-            .created_at
-            .format("%Y-%m-%d %H:%M:%S UTC")
-            .to_string(),
+        created: board::timestamp(&latest.created_at),
         versions: site_versions,
         card,
         report_kind,
     })
 }
 
-fn report_meta(version: &VersionInfo) -> Option<serde_json::Value> {
-    version.meta.ferry().ok().flatten().and_then(|f| f.report)
+fn report_meta(version: &VersionInfo) -> Option<ReportMeta> {
+    let recorded = version.meta.ferry().ok().flatten()?.report?;
+    serde_json::from_value(recorded).ok()
 }
 
 /// The file to show: what `ferry publish` recorded, else the first HTML or PDF file
@@ -207,37 +196,16 @@ fn report_meta(version: &VersionInfo) -> Option<serde_json::Value> {
 pub(super) fn display_file(version: &VersionInfo) -> String {
     let files = version.meta.files();
     report_meta(version)
-        .and_then(|r| {
-            r.get("display")
-                .and_then(|d| d.as_str())
-                .map(str::to_string)
-        })
+        .map(|r| r.display)
         .filter(|d| files.contains(d))
         .or_else(|| {
-            files
-                .iter()
-                .find(|f| {
-                    let f = f.to_ascii_lowercase();
-                    f.ends_with(".html") || f.ends_with(".htm")
-                })
-                .or_else(|| {
-                    files
-                        .iter()
-                        .find(|f| f.to_ascii_lowercase().ends_with(".pdf"))
-                })
-                .cloned()
+            let named = |ext: &[&str]| {
+                files
+                    .iter()
+                    .find(|f| ext.iter().any(|e| f.to_ascii_lowercase().ends_with(e)))
+                    .cloned()
+            };
+            named(&[".html", ".htm"]).or_else(|| named(&[".pdf"]))
         })
         .unwrap_or_else(|| files[0].clone())
-}
-
-fn report_kind(version: &VersionInfo) -> Option<ferry_report::report::ReportKind> {
-    use ferry_report::report::ReportKind;
-    let kind = report_meta(version)?;
-    match kind.get("kind")?.as_str()? {
-        "notebook" => Some(ReportKind::Notebook),
-        "markdown" => Some(ReportKind::Markdown),
-        "html" => Some(ReportKind::Html),
-        "pdf" => Some(ReportKind::Pdf),
-        _ => None,
-    }
 }

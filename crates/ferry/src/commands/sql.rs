@@ -10,8 +10,7 @@ use crate::model;
 
 pub fn sql(args: &SqlArgs) -> Result<()> {
     let model = model::load(&args.model)?;
-    let dialect = ferry_sql::dialect(&args.dialect)
-        .ok_or_else(|| ferry_sql::SqlError::UnknownDialect(args.dialect.clone()))?;
+    let dialect = dialect(&args.dialect)?;
     let options = ferry_sql::Options {
         table: args.table.clone(),
         keep: args.columns.keep.clone(),
@@ -25,27 +24,37 @@ pub fn sql(args: &SqlArgs) -> Result<()> {
         }
         (None, None) => ferry_sql::compile(&model, dialect, &options)?,
     };
-    write_atomically(&args.output, text.as_bytes())
+    write_out(&args.output, &text)
 }
 
-/// Writes to stdout for `-`, else to a temporary file renamed into place.
-fn write_atomically(path: &str, bytes: &[u8]) -> Result<()> {
+/// Writes to stdout for `-`, else to the file (atomically), with a final newline.
+fn write_out(path: &str, text: &str) -> Result<()> {
     if path == "-" {
         let mut out = std::io::stdout().lock();
-        out.write_all(bytes)?;
+        out.write_all(text.as_bytes())?;
         out.write_all(b"\n")?;
         return Ok(out.flush()?);
     }
-    let target = Path::new(path);
+    write_atomically(Path::new(path), format!("{text}\n").as_bytes())
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, renamed into
+/// place at the end: a failed run leaves no partial file (`sql`, `card`, `distill`).
+pub(super) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
+    let label = || target.display().to_string();
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut temp = tempfile::NamedTempFile::new_in(dir).with_context(|| path.to_string())?;
-    temp.write_all(bytes).with_context(|| path.to_string())?;
-    temp.write_all(b"\n").with_context(|| path.to_string())?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir).with_context(label)?;
+    temp.write_all(bytes).with_context(label)?;
     temp.persist(target)
         .map_err(|e| e.error)
-        .with_context(|| path.to_string())?;
+        .with_context(label)?;
     Ok(())
+}
+
+/// The dialect named `name` (`--dialect`), or an error listing the known ones.
+pub(super) fn dialect(name: &str) -> Result<&'static dyn ferry_sql::Dialect> {
+    Ok(ferry_sql::dialect(name).ok_or_else(|| ferry_sql::SqlError::UnknownDialect(name.into()))?)
 }

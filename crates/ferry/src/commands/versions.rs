@@ -39,7 +39,7 @@ pub fn versions(args: &VersionsArgs) -> Result<()> {
         .map(|v| {
             vec![
                 v.version.name.clone(),
-                v.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                board::timestamp(&v.created_at),
                 board::bytes(v.meta.total_size()),
                 aliases_of(&v.version.name).join(", "),
             ]
