@@ -11,7 +11,18 @@ fn num(x: f64) -> String {
     format!("{x}")
 }
 
-/// An expression as a formula over column names.
+/// Looks through float32 casts, which change nothing a reader needs.
+fn bare(e: &Expr) -> &Expr {
+    match e {
+        Expr::Unary {
+            f: UnaryFn::Cast,
+            x,
+            ..
+        } => bare(x),
+        other => other,
+    }
+}
+
 /// The step in words, for the shapes preprocessing usually has (imputers, scalers,
 /// one-hot and label encoders, casts, dense units); `None` for anything else, which is
 /// then read from its formula.
@@ -24,17 +35,6 @@ pub(crate) fn words(model: &Model, expr: &Expr) -> Option<String> {
         Expr::Const { value } => Some(*value),
         _ => None,
     };
-    // Looks through float32 casts, which change nothing a reader needs.
-    fn bare(e: &Expr) -> &Expr {
-        match e {
-            Expr::Unary {
-                f: UnaryFn::Cast,
-                x,
-                ..
-            } => bare(x),
-            other => other,
-        }
-    }
     match bare(expr) {
         // Imputation: `if missing(x) then v else x`.
         Expr::If {
@@ -43,13 +43,17 @@ pub(crate) fn words(model: &Model, expr: &Expr) -> Option<String> {
             otherwise,
         } => {
             let Expr::IsMissing { x } = bare(cond) else {
-                return None;
+                return Some(format!("1 when {}, else 0", indicator(model, expr)?));
+            };
+            let Expr::Column { index } = bare(x) else {
+                // `if (a or b) then 1 else 0`: an indicator.
+                return Some(format!("1 when {}, else 0", indicator(model, expr)?));
             };
             let column = name(bare(x))?;
             (name(bare(otherwise)).as_deref() == Some(column.as_str())).then_some(())?;
             Some(format!(
                 "{column}, with a missing value replaced by {}",
-                approx(constant(bare(then))?)
+                shown(model, *index, constant(bare(then))?)
             ))
         }
         // Scaling: `(x - m) * s`, `(x - m) / s`, `x * s + b`.
@@ -84,28 +88,10 @@ pub(crate) fn words(model: &Model, expr: &Expr) -> Option<String> {
                 )
             })
         }
-        // One-hot and other indicators.
-        Expr::Compare {
-            cmp: CompareOp::Eq,
-            a,
-            b,
-        } => {
-            let column = name(bare(a))?;
-            let index = match bare(a) {
-                Expr::Column { index } => *index,
-                _ => return None,
-            };
-            let value = constant(bare(b))?;
-            let shown = model
-                .inputs
-                .get(index)
-                .and_then(|i| i.levels.as_ref())
-                .and_then(|l| l.get(usize::try_from(value as i64).ok()?))
-                .map(|l| format!("{l:?}"))
-                .unwrap_or_else(|| num(value));
-            Some(format!("1 when {column} is {shown}, else 0"))
+        // One-hot columns, missing-value indicators and their combinations.
+        Expr::Compare { .. } | Expr::IsMissing { .. } => {
+            Some(format!("1 when {}, else 0", indicator(model, expr)?))
         }
-        Expr::IsMissing { x } => Some(format!("1 when {} is missing, else 0", name(bare(x))?)),
         Expr::Lookup { x, table, .. } => Some(format!(
             "{} mapped through a table of {} values",
             name(bare(x))?,
@@ -129,6 +115,108 @@ pub(crate) fn words(model: &Model, expr: &Expr) -> Option<String> {
             Some(format!("{} rounded to float32", name(bare(expr))?))
         }
         _ => None,
+    }
+}
+
+/// A value of column `index` for words: the category's name where the column has
+/// levels, else the number.
+fn shown(model: &Model, index: usize, value: f64) -> String {
+    model
+        .inputs
+        .get(index)
+        .and_then(|i| i.levels.as_ref())
+        .and_then(|l| l.get(usize::try_from(value as i64).ok()?))
+        .map(|l| format!("{l:?}"))
+        .unwrap_or_else(|| approx(value))
+}
+
+/// The condition of a 0/1 indicator in words, e.g. `sex is missing, "" or "missing"`:
+/// equality with a constant, a missing test, and the shapes exporters use to OR them
+/// (`a + b > 0`, `if c then 1 else 0`, `c != 0`). `None` for anything else.
+fn indicator(model: &Model, expr: &Expr) -> Option<String> {
+    // Each disjunct as (column, Some(value) | None for "is missing").
+    fn disjuncts(model: &Model, e: &Expr, out: &mut Vec<(String, Option<String>)>) -> Option<()> {
+        match bare(e) {
+            Expr::IsMissing { x } => {
+                let Expr::Column { index } = bare(x) else {
+                    return None;
+                };
+                out.push((crate::column_name(model, *index), None));
+            }
+            Expr::Compare {
+                cmp: CompareOp::Eq,
+                a,
+                b,
+            } => {
+                let (Expr::Column { index }, Expr::Const { value }) = (bare(a), bare(b)) else {
+                    return None;
+                };
+                out.push((
+                    crate::column_name(model, *index),
+                    Some(shown(model, *index, *value)),
+                ));
+            }
+            // `indicator != 0` and `sum of indicators > 0` are the indicator itself.
+            Expr::Compare {
+                cmp: CompareOp::Ne | CompareOp::Gt,
+                a,
+                b,
+            } if matches!(bare(b), Expr::Const { value } if *value == 0.0) => match bare(a) {
+                Expr::Column { index } => {
+                    out.push((crate::column_name(model, *index), Some("not 0".into())))
+                }
+                other => disjuncts(model, other, out)?,
+            },
+            Expr::Binary {
+                f: BinaryFn::Add,
+                a,
+                b,
+                ..
+            } => {
+                disjuncts(model, a, out)?;
+                disjuncts(model, b, out)?;
+            }
+            Expr::If {
+                cond,
+                then,
+                otherwise,
+            } if matches!(bare(then), Expr::Const { value } if *value == 1.0)
+                && matches!(bare(otherwise), Expr::Const { value } if *value == 0.0) =>
+            {
+                disjuncts(model, cond, out)?
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+    let mut parts = Vec::new();
+    disjuncts(model, expr, &mut parts)?;
+    // One clause per column, in order of first appearance: `x is missing, 1 or 2`.
+    let mut columns: Vec<(String, Vec<String>)> = Vec::new();
+    for (column, value) in parts {
+        let value = value.unwrap_or_else(|| "missing".into());
+        match columns.iter_mut().find(|(c, _)| *c == column) {
+            Some((_, values)) => values.push(value),
+            None => columns.push((column, vec![value])),
+        }
+    }
+    let clauses: Vec<String> = columns
+        .into_iter()
+        .map(|(column, mut values)| {
+            // "missing" first reads best.
+            values.sort_by_key(|v| v != "missing");
+            format!("{column} is {}", or_list(&values))
+        })
+        .collect();
+    Some(or_list(&clauses))
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
 

@@ -402,9 +402,21 @@ fn pipeline_steps_in_words() {
         "(bill_length_mm, with a missing value replaced by 43.75)",
         "(variable[0] centred on 43.6575 and divided by 5.2684)",
         "(1 when island is \"Biscoe\", else 0)",
+        // skl2onnx's imputer for text: an OR of "empty" and "missing" indicators.
+        "(1 when sex is missing, \"\" or \"missing\", else 0)",
+        "(1 when island is missing or \"\", else 0)",
     ] {
         assert!(text.contains(needle), "{needle} not in\n{text}");
     }
+    // A categorical imputation names the category (sklearn2pmml codes it as a number).
+    let pmml = explain(
+        &fixture("pmml/pmml_pipeline_penguins_tree/model.pmml"),
+        "text",
+    );
+    assert!(
+        pmml.contains("(island, with a missing value replaced by \"Biscoe\")"),
+        "{pmml}"
+    );
     let md = explain(
         &fixture("onnx/skl_pipeline_penguins/model.onnx"),
         "markdown",
