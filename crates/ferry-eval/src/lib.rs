@@ -252,9 +252,20 @@ impl Evaluator {
         let n_outputs = self.model.estimator.n_outputs();
         let n_values = match &self.model.task {
             Task::Regression => 1,
-            Task::Classification { classes } => classes.len(),
+            Task::Classification { classes, .. } => classes.len(),
         };
         let classification = matches!(self.model.task, Task::Classification { .. });
+        // Ties go to the first class in this order (class order unless the source
+        // scans its classes otherwise).
+        let (label_order, label_column) = match &self.model.task {
+            Task::Classification {
+                label_order,
+                label_column,
+                ..
+            } => (label_order.as_deref(), *label_column),
+            _ => (None, None),
+        };
+
         let mut raw = vec![0.0; n_rows * n_outputs];
         let mut values = vec![0.0; n_rows * n_values];
         let mut labels = vec![0u32; n_rows];
@@ -262,6 +273,16 @@ impl Evaluator {
         let transform = self.model.transform;
 
         let score_chunk = |(chunk, ((raw, values), labels)): ChunkOut<'_>| {
+            // The chunk's share of the label column, where the source labels otherwise
+            // than by the highest probability.
+            let mut codes = vec![
+                f64::NAN;
+                if label_column.is_some() {
+                    labels.len()
+                } else {
+                    0
+                }
+            ];
             if preprocess {
                 let start = chunk * CHUNK;
                 let len = labels.len();
@@ -270,12 +291,20 @@ impl Evaluator {
                     .map(|c| Cow::Borrowed(&c[start..start + len]))
                     .collect();
                 expr::derive(&self.model.derived, &mut local, len);
+                if let Some(c) = label_column {
+                    codes.copy_from_slice(&local[c]);
+                }
                 let features: Vec<Cow<'_, [f64]>> = (0..self.model.n_features())
                     .map(|j| Cow::Borrowed(&*local[self.model.feature_column(j)]))
                     .collect();
                 self.engine.raw(&features, 0, raw);
             } else {
                 self.engine.raw(&columns, chunk * CHUNK, raw);
+                if let Some(c) = label_column {
+                    let start = chunk * CHUNK;
+                    let len = codes.len();
+                    codes.copy_from_slice(&columns[c][start..start + len]);
+                }
             }
             let mut mean = vec![
                 0.0;
@@ -298,7 +327,11 @@ impl Evaluator {
                     }
                 }
                 if classification {
-                    labels[r] = argmax(out);
+                    labels[r] = match (label_column, label_order) {
+                        (Some(_), _) => label_code(out, codes[r]),
+                        (None, None) => argmax(out),
+                        (None, Some(order)) => argmax_in(out, order),
+                    };
                 }
             }
         };
@@ -365,6 +398,30 @@ fn average_row(precision: Precision, avg: &trees::Averaging, raw: &[f64], out: &
 /// The label of a row whose probabilities are missing (a PMML null prediction).
 pub const NO_LABEL: u32 = u32::MAX;
 
+/// The label a label column gives: its class index, [`NO_LABEL`] where it or a
+/// probability is missing.
+fn label_code(values: &[f64], code: f64) -> u32 {
+    if code.is_nan() || values.iter().any(|v| v.is_nan()) {
+        return NO_LABEL;
+    }
+    code as u32
+}
+
+/// Index of the first maximum when the values are scanned in `order` (a permutation of
+/// their indices); [`NO_LABEL`] when a value is missing.
+pub fn argmax_in(values: &[f64], order: &[usize]) -> u32 {
+    if values.iter().any(|v| v.is_nan()) {
+        return NO_LABEL;
+    }
+    let mut best = order[0];
+    for &i in &order[1..] {
+        if values[i] > values[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
 /// Index of the first maximum, as numpy's `argmax`; [`NO_LABEL`] when a value is
 /// missing.
 pub fn argmax(values: &[f64]) -> u32 {
@@ -378,4 +435,20 @@ pub fn argmax(values: &[f64]) -> u32 {
         }
     }
     best as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ties_go_to_the_first_class_in_the_scan_order() {
+        let tied = [0.25, 0.375, 0.375];
+        assert_eq!(argmax(&tied), 1);
+        assert_eq!(argmax_in(&tied, &[0, 1, 2]), 1);
+        assert_eq!(argmax_in(&tied, &[2, 0, 1]), 2);
+        assert_eq!(argmax_in(&tied, &[0, 2, 1]), 2);
+        assert_eq!(argmax_in(&[0.5, 0.2, 0.3], &[2, 1, 0]), 0);
+        assert_eq!(argmax_in(&[0.5, f64::NAN, 0.3], &[2, 1, 0]), NO_LABEL);
+    }
 }

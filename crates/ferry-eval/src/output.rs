@@ -12,7 +12,9 @@ use crate::{EvalError, Predictions};
 /// (`0`, `1`, …), else Utf8.
 pub fn label_type(model: &Model) -> DataType {
     match &model.task {
-        Task::Classification { classes } if classes.iter().all(|c| c.parse::<i64>().is_ok()) => {
+        Task::Classification { classes, .. }
+            if classes.iter().all(|c| c.parse::<i64>().is_ok()) =>
+        {
             DataType::Int64
         }
         _ => DataType::Utf8,
@@ -45,7 +47,7 @@ pub fn to_record_batch(
             OutputKind::Probability(k) => strided(&predictions.values, n_values, k),
             OutputKind::Raw(k) => strided(&predictions.raw, predictions.n_outputs, k),
             OutputKind::Label => {
-                let (Task::Classification { classes }, Some(labels)) =
+                let (Task::Classification { classes, .. }, Some(labels)) =
                     (&model.task, &predictions.labels)
                 else {
                     return Err(EvalError::Model(

@@ -653,12 +653,7 @@ fn surrogate(
     objective: String,
 ) -> Model {
     let (n_outputs, task) = match classes {
-        Some(classes) => (
-            classes.len(),
-            Task::Classification {
-                classes: classes.to_vec(),
-            },
-        ),
+        Some(classes) => (classes.len(), Task::classification(classes.to_vec())),
         None => (1, Task::Regression),
     };
     let trees = (0..n_outputs)

@@ -207,7 +207,7 @@ fn source_names(model: &Model, c: usize) -> Vec<String> {
 /// The link from raw scores to predictions, in words.
 fn link(model: &Model) -> String {
     let classes = match &model.task {
-        Task::Classification { classes } => Some(classes),
+        Task::Classification { classes, .. } => Some(classes),
         Task::Regression => None,
     };
     let binary_single = classes.is_some_and(|c| c.len() == 2) && model.estimator.n_outputs() == 1;
@@ -271,7 +271,7 @@ fn link(model: &Model) -> String {
 
 pub fn explain(model: &Model) -> Explanation {
     let classes = match &model.task {
-        Task::Classification { classes } => Some(classes.clone()),
+        Task::Classification { classes, .. } => Some(classes.clone()),
         Task::Regression => None,
     };
     let n_inputs = model.inputs.len();

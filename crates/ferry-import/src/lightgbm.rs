@@ -271,24 +271,18 @@ fn translate(file: &File) -> Result<Model, ImportError> {
             Transform::Logistic {
                 scale: param_f64("sigmoid", 1.0)?,
             },
-            Task::Classification {
-                classes: class_names(2),
-            },
+            Task::classification(class_names(2)),
         ),
         "cross_entropy" | "xentropy" => (Transform::Logistic { scale: 1.0 }, Task::Regression),
         "multiclass" | "softmax" => (
             Transform::Softmax,
-            Task::Classification {
-                classes: class_names(num_class),
-            },
+            Task::classification(class_names(num_class)),
         ),
         "multiclassova" | "multiclass_ova" | "ova" | "ovr" => (
             Transform::Logistic {
                 scale: param_f64("sigmoid", 1.0)?,
             },
-            Task::Classification {
-                classes: class_names(num_class),
-            },
+            Task::classification(class_names(num_class)),
         ),
         other => {
             return Err(ImportError::Unsupported {

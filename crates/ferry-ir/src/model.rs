@@ -288,8 +288,54 @@ pub enum Task {
     /// A label and one probability per class. With one raw score and two classes the
     /// transformed score is the probability of the second class; otherwise there is one
     /// score per class and the transformed scores are the probabilities.
-    /// The label is the first class with the highest probability.
-    Classification { classes: Vec<String> },
+    /// The label is the first class with the highest probability, scanning the classes
+    /// in `label_order` (class indices) when it is given, else in class order: PMML
+    /// scorers break ties in the order of the model's own tables, which need not be the
+    /// order of the target's values.
+    Classification {
+        classes: Vec<String>,
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        label_order: Option<Vec<usize>>,
+        /// A column of the column space holding the label's class index (missing: no
+        /// label), for sources whose label is not the most probable class: a PMML tree
+        /// labels a row with its node's `score`, a PMML vote breaks ties by the earliest
+        /// vote. The label is still missing where a probability is.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        label_column: Option<usize>,
+    },
+}
+
+impl Task {
+    /// A classification whose ties go to the first class in class order.
+    pub fn classification(classes: Vec<String>) -> Task {
+        Task::Classification {
+            classes,
+            label_order: None,
+            label_column: None,
+        }
+    }
+
+    /// The class indices in the order the label scans them; `None` for regression.
+    pub fn label_order(&self) -> Option<Vec<usize>> {
+        match self {
+            Task::Regression => None,
+            Task::Classification {
+                classes,
+                label_order,
+                ..
+            } => Some(
+                label_order
+                    .clone()
+                    .unwrap_or_else(|| (0..classes.len()).collect()),
+            ),
+        }
+    }
 }
 
 /// Which value an output column carries.
@@ -324,7 +370,7 @@ pub fn output_columns(model: &Model, raw: bool) -> Vec<OutputColumn> {
             name: "prediction".into(),
             kind: OutputKind::Prediction,
         }),
-        Task::Classification { classes } => {
+        Task::Classification { classes, .. } => {
             columns.push(OutputColumn {
                 name: "label".into(),
                 kind: OutputKind::Label,
@@ -342,7 +388,7 @@ pub fn output_columns(model: &Model, raw: bool) -> Vec<OutputColumn> {
         for i in 0..n {
             let name = match (&model.task, n) {
                 (_, 1) => "raw".to_string(),
-                (Task::Classification { classes }, n) if n == classes.len() => {
+                (Task::Classification { classes, .. }, n) if n == classes.len() => {
                     format!("raw_{}", classes[i])
                 }
                 _ => format!("raw_{i}"),

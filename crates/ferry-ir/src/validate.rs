@@ -154,7 +154,36 @@ fn validate_outputs(model: &Model) -> Result<(), IrError> {
                 )));
             }
         }
-        Task::Classification { classes } => {
+        Task::Classification {
+            classes,
+            label_order,
+            label_column,
+        } => {
+            if let Some(c) = label_column {
+                if *c >= model.n_columns() {
+                    return Err(IrError::Invalid(format!(
+                        "label_column {c} is out of range ({} columns)",
+                        model.n_columns()
+                    )));
+                }
+            }
+            if let Some(order) = label_order {
+                let mut seen = vec![false; classes.len()];
+                for &k in order {
+                    if k >= classes.len() || std::mem::replace(&mut seen[k], true) {
+                        return Err(IrError::Invalid(format!(
+                            "label_order {order:?} is not an order of the {} classes",
+                            classes.len()
+                        )));
+                    }
+                }
+                if order.len() != classes.len() {
+                    return Err(IrError::Invalid(format!(
+                        "label_order {order:?} is not an order of the {} classes",
+                        classes.len()
+                    )));
+                }
+            }
             if classes.len() < 2 {
                 return Err(IrError::Invalid(format!(
                     "a classifier needs at least two classes, found {}",

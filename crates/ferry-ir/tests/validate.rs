@@ -52,9 +52,7 @@ fn model(nodes: Vec<Node>) -> Model {
             }],
         }),
         transform: Transform::Logistic { scale: 1.0 },
-        task: Task::Classification {
-            classes: vec!["no".into(), "yes".into()],
-        },
+        task: Task::classification(vec!["no".into(), "yes".into()]),
     }
 }
 
@@ -104,9 +102,7 @@ fn cycles_shared_children_and_orphans_are_rejected() {
 #[test]
 fn outputs_must_match_the_task() {
     let mut m = model(vec![leaf(1.0)]);
-    m.task = Task::Classification {
-        classes: vec!["a".into(), "b".into(), "c".into()],
-    };
+    m.task = Task::classification(vec!["a".into(), "b".into(), "c".into()]);
     let err = m.validate().unwrap_err().to_string();
     assert!(err.contains("3 classes need 3 raw scores"), "{err}");
 
@@ -124,4 +120,58 @@ fn newer_ir_versions_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("newer"), "{err}");
+}
+
+#[test]
+fn a_label_order_must_order_the_classes() {
+    let mut m = model(vec![leaf(1.0)]);
+    for (order, ok) in [
+        (vec![1, 0], true),
+        (vec![0, 1], true),
+        (vec![1, 1], false),
+        (vec![0], false),
+        (vec![0, 1, 2], false),
+        (vec![2, 0], false),
+    ] {
+        m.task = Task::Classification {
+            classes: vec!["no".into(), "yes".into()],
+            label_order: Some(order.clone()),
+            label_column: None,
+        };
+        match m.validate() {
+            Ok(()) => assert!(ok, "{order:?} accepted"),
+            Err(e) => {
+                assert!(!ok, "{order:?} refused: {e}");
+                assert!(e.to_string().contains("label_order"), "{e}");
+            }
+        }
+    }
+    // It survives the JSON round trip; without it the JSON has no such key.
+    m.task = Task::Classification {
+        classes: vec!["no".into(), "yes".into()],
+        label_order: Some(vec![1, 0]),
+        label_column: None,
+    };
+    assert_eq!(Model::from_json(m.to_json().as_bytes()).unwrap(), m);
+    m.task = Task::classification(vec!["no".into(), "yes".into()]);
+    assert!(!m.to_json().contains("label_order"));
+}
+
+#[test]
+fn a_label_column_must_be_a_column() {
+    let mut m = model(vec![leaf(1.0)]);
+    m.task = Task::Classification {
+        classes: vec!["no".into(), "yes".into()],
+        label_order: None,
+        label_column: Some(0),
+    };
+    m.validate().unwrap();
+    assert_eq!(Model::from_json(m.to_json().as_bytes()).unwrap(), m);
+    m.task = Task::Classification {
+        classes: vec!["no".into(), "yes".into()],
+        label_order: None,
+        label_column: Some(1),
+    };
+    let err = m.validate().unwrap_err().to_string();
+    assert!(err.contains("label_column 1 is out of range"), "{err}");
 }

@@ -58,6 +58,7 @@ pub(crate) enum Op {
     Le,
     Gt,
     Ge,
+    Eq,
 }
 
 impl Op {
@@ -70,6 +71,7 @@ impl Op {
             Op::Le => "<=",
             Op::Gt => ">",
             Op::Ge => ">=",
+            Op::Eq => "=",
         }
     }
 }

@@ -78,7 +78,7 @@ pub fn compile_function(
             }
             out.push_str(")\nRETURNS TABLE(");
             let integer_labels = match &model.task {
-                Task::Classification { classes } => {
+                Task::Classification { classes, .. } => {
                     classes.iter().all(|c| c.parse::<i64>().is_ok())
                 }
                 Task::Regression => false,

@@ -197,6 +197,26 @@ impl<'a> Compiler<'a> {
                 );
             }
         }
+        // A label column (a PMML node score or vote) travels to the last step too.
+        let label_column = match &self.model.task {
+            Task::Classification {
+                label_column: Some(c),
+                ..
+            } => {
+                let column = internal(derived::column_name(self.model, *c));
+                from = self.emit(
+                    "ferry_label",
+                    &keep,
+                    &mut carried,
+                    vec![(column, "kl".into())],
+                    from,
+                );
+                carried.retain(|c| c != "kl");
+                keep.push((internal("kl"), Alias::Internal("kl".into())));
+                true
+            }
+            _ => false,
+        };
         // The estimator's features: columns of the column space, with the input each
         // reads directly (for category names and missing-value handling).
         let features: Vec<Expr> = (0..self.model.n_features())
@@ -489,7 +509,7 @@ impl<'a> Compiler<'a> {
         let n_outputs = self.model.estimator.n_outputs();
         let t = refs("t", n_outputs);
         let values: Vec<Expr> = match &self.model.task {
-            Task::Classification { classes } if n_outputs == 1 && classes.len() == 2 => {
+            Task::Classification { classes, .. } if n_outputs == 1 && classes.len() == 2 => {
                 let one = Expr::Float(1.0);
                 vec![
                     f32_if(precision, bin(one, Op::Sub, t[0].clone())),
@@ -511,9 +531,10 @@ impl<'a> Compiler<'a> {
                 OutputKind::Probability(i) => values[i].clone(),
                 OutputKind::Raw(i) => internal(format!("r{i}")),
                 OutputKind::Label => {
-                    let Task::Classification { classes } = &self.model.task else {
+                    let Task::Classification { classes, .. } = &self.model.task else {
                         unreachable!("a label column only exists for classification")
                     };
+                    let order = self.model.task.label_order().expect("a classifier");
                     let integers: Option<Vec<i64>> =
                         classes.iter().map(|c| c.parse().ok()).collect();
                     let literals: Vec<Expr> = match integers {
@@ -535,7 +556,31 @@ impl<'a> Compiler<'a> {
                                 ),
                                 Expr::Null,
                             )],
-                            Box::new(pick_first_max(&values, &literals)),
+                            Box::new(if label_column {
+                                // The class whose index the label column holds.
+                                Expr::Case(
+                                    literals
+                                        .iter()
+                                        .enumerate()
+                                        .map(|(k, l)| {
+                                            (
+                                                bin(internal("kl"), Op::Eq, Expr::Int(k as i64)),
+                                                l.clone(),
+                                            )
+                                        })
+                                        .collect(),
+                                    Box::new(Expr::Null),
+                                )
+                            } else {
+                                // Ties go to the first class in the label order.
+                                pick_first_max(
+                                    &order.iter().map(|&k| values[k].clone()).collect::<Vec<_>>(),
+                                    &order
+                                        .iter()
+                                        .map(|&k| literals[k].clone())
+                                        .collect::<Vec<_>>(),
+                                )
+                            }),
                         )
                     }
                 }
@@ -884,7 +929,7 @@ pub(crate) fn check(model: &Model, options: &Options) -> Result<(), SqlError> {
             nul("a category name", level)?;
         }
     }
-    if let Task::Classification { classes } = &model.task {
+    if let Task::Classification { classes, .. } = &model.task {
         for class in classes {
             nul("a class name", class)?;
         }

@@ -193,9 +193,7 @@ fn describe(input: &str, width: usize, outputs: usize) -> Model {
     let task = if outputs == 1 {
         Task::Regression
     } else {
-        Task::Classification {
-            classes: (0..outputs).map(|c| c.to_string()).collect(),
-        }
+        Task::classification((0..outputs).map(|c| c.to_string()).collect())
     };
     Model {
         ir_version: IR_VERSION,

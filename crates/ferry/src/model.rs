@@ -35,7 +35,7 @@ pub fn load_path(path: &Path) -> Result<Model> {
 pub fn summary(model: &Model, file: &str) -> serde_json::Value {
     let (task, classes) = match &model.task {
         Task::Regression => ("regression", None),
-        Task::Classification { classes } => ("classification", Some(classes.clone())),
+        Task::Classification { classes, .. } => ("classification", Some(classes.clone())),
     };
     let outputs: Vec<String> = output_columns(model, false)
         .into_iter()

@@ -335,29 +335,6 @@ const PMML_DEVIATIONS: &[(&str, &[usize], &str)] = &[(
     "JPMML's softmax overflows (exp(700) / inf = NaN); ferry subtracts the largest score first and gives 1",
 )];
 
-/// Why a label differs from JPMML's on the rows of [`PMML_LABEL_DEVIATIONS`].
-const TIE: &str = "an exact tie between classes: ferry labels the first tied class in the model's \
-    class order (scikit-learn's argmax), JPMML-Evaluator the last";
-const NODE_SCORE: &str =
-    "JPMML labels a TreeModel row with its node's `score`, which this hand-written \
-    tree sets apart from the most probable class; ferry labels by the probabilities";
-
-/// Rows whose label (only the label: the probabilities are still held to JPMML) differs
-/// from JPMML-Evaluator's, and why. Not yet followed: PMML's tie rule and a tree node's
-/// `score` as its label. Each row is checked to still differ.
-const PMML_LABEL_DEVIATIONS: &[(&str, &[usize], &str)] = &[
-    ("glm_logit_binary", &[15], TIE),
-    ("regnorm_cauchit", &[6, 12, 13], TIE),
-    ("regnorm_logit", &[6, 12, 13], TIE),
-    ("regnorm_probit", &[6, 12, 13], TIE),
-    ("regnorm_simplemax", &[15, 18], TIE),
-    ("regnorm_softmax", &[15, 16], TIE),
-    ("seg_majority_vote", &[1, 3, 18, 19, 24], TIE),
-    ("seg_weighted_majority_vote", &[7, 9, 20], TIE),
-    ("tree_surrogate_sets", &[13, 14], TIE),
-    ("tree_surrogate_sets", &[11, 15, 19], NODE_SCORE),
-];
-
 /// PMML fixtures (`tests/fixtures/pmml/` exported by sklearn2pmml, `tests/fixtures/pmml-hand/`
 /// written by hand) are held to JPMML-Evaluator, the reference PMML implementation
 /// (`expected_jpmml.csv`): labels equal, numbers within 1e-9 (absolute, or relative to
@@ -414,13 +391,7 @@ fn every_pmml_fixture_matches_jpmml() {
             .iter()
             .find(|(c, _, _)| *c == case)
             .map_or(&[][..], |(_, rows, _)| *rows);
-        let label_deviating: Vec<usize> = PMML_LABEL_DEVIATIONS
-            .iter()
-            .filter(|(c, _, _)| *c == case)
-            .flat_map(|(_, rows, _)| rows.iter().copied())
-            .collect();
         let mut differed = std::collections::HashSet::new();
-        let mut labels_differed = std::collections::HashSet::new();
         for (name, want) in &expected {
             if name == "error" {
                 continue;
@@ -450,12 +421,6 @@ fn every_pmml_fixture_matches_jpmml() {
                     }
                     continue;
                 }
-                if name == "label" && label_deviating.contains(&row) {
-                    if !same_label(&cell, w) {
-                        labels_differed.insert(row);
-                    }
-                    continue;
-                }
                 if name == "label" {
                     if !same_label(&cell, w) {
                         failures.push(format!("{case} `label` row {row}: ferry {cell}, JPMML {w}"));
@@ -479,14 +444,6 @@ fn every_pmml_fixture_matches_jpmml() {
         for row in deviating.iter().filter(|r| !differed.contains(r)) {
             failures.push(format!(
                 "{case} row {row}: listed in PMML_DEVIATIONS but equals JPMML now"
-            ));
-        }
-        for row in label_deviating
-            .iter()
-            .filter(|r| !labels_differed.contains(r))
-        {
-            failures.push(format!(
-                "{case} row {row}: listed in PMML_LABEL_DEVIATIONS but its label equals JPMML's now"
             ));
         }
         println!(

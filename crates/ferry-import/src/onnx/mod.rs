@@ -578,7 +578,7 @@ fn outputs_to_task(
                 _ => None,
             });
             return Ok(match label {
-                Some(classes) => (Task::Classification { classes }, transform),
+                Some(classes) => (Task::classification(classes), transform),
                 None => (Task::Regression, transform),
             });
         }
@@ -599,7 +599,7 @@ fn outputs_to_task(
         (Some(scores), label) => {
             let classes = scores.classes.or(label);
             match classes {
-                Some(classes) => Ok((Task::Classification { classes }, scores.transform)),
+                Some(classes) => Ok((Task::classification(classes), scores.transform)),
                 None => Ok((Task::Regression, scores.transform)),
             }
         }

@@ -63,7 +63,7 @@ impl<'a, 'i> Builder<'a, 'i> {
         at: El<'a, 'i>,
     ) -> Result<Vec<Expr>, ImportError> {
         let (raw, transform) = match scored {
-            Scored::Values { values } => return Ok(values),
+            Scored::Values { values, .. } => return Ok(values),
             Scored::Linear {
                 columns,
                 coefficients,
@@ -303,6 +303,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                     let shape = outputs[0].trees[0].0.clone();
                     Some(self.tree_expr(&shape, &Leaf::Label(cls.to_vec().into()), 1.0, m)?)
                 }
+                (Scored::Values { label, .. }, Some(_)) => label.clone(),
                 _ => None,
             };
             let values = self.values(scored, own_classes.as_ref().map(Vec::len), m)?;
@@ -310,9 +311,13 @@ impl<'a, 'i> Builder<'a, 'i> {
                 .into_iter()
                 .map(|v| Expr::column(self.column("segment", v)))
                 .collect();
-            // Other classifiers vote for their most probable class (the first on ties).
+            // Other classifiers vote for their most probable class (on ties the first in
+            // the order the model lists its classes).
             let label = match (label, &own_classes) {
-                (None, Some(_)) => Some(self.first_max(&values)),
+                (None, Some(cls)) => {
+                    let order = super::models::label_order(m, cls)?;
+                    Some(self.first_max(&values, order.as_deref()))
+                }
                 (label, _) => label,
             };
             if method == "modelChain" {
@@ -321,6 +326,8 @@ impl<'a, 'i> Builder<'a, 'i> {
             outputs.push((p, weight, values, label));
         }
         let sel = |p: &Expr| selected(p.clone());
+        // The label where it is not the first most probable class.
+        let mut label: Option<Expr> = None;
         let values: Vec<Expr> = match (method, n_classes) {
             // The result is the last segment whose predicate holds (every chained
             // segment still feeds the later ones).
@@ -427,11 +434,13 @@ impl<'a, 'i> Builder<'a, 'i> {
                 let mut votes: Vec<Option<Expr>> = vec![None; k];
                 let mut total: Option<Expr> = None;
                 let mut missing: Option<Expr> = None;
+                let mut ballots: Vec<(Expr, Expr)> = Vec::new();
                 for (p, w, _, label) in &outputs {
                     let label = label.clone().ok_or_else(|| {
                         seg.unsupported("votes of segments that are not classification trees")
                     })?;
                     let label = Expr::column(self.column("vote", label));
+                    ballots.push((p.clone(), label.clone()));
                     let w = if weighted { *w } else { 1.0 };
                     for (j, slot) in votes.iter_mut().enumerate() {
                         let v = Expr::if_else(
@@ -471,6 +480,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                     .reduce(|a, b| Expr::binary(BinaryFn::Max, a, b, F64))
                     .expect("classes");
                 let lost = Expr::compare(CompareOp::Gt, missing, most);
+                label = Some(self.vote_winner(&votes, &ballots));
                 votes
                     .into_iter()
                     .map(|v| Expr::if_else(lost.clone(), c(f64::NAN), div(v, total.clone())))
@@ -496,7 +506,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                         Expr::column(self.column("max", m))
                     })
                     .collect();
-                let winner = self.first_max(&maxes);
+                let winner = self.first_max(&maxes, None);
                 let winner = Expr::column(self.column("winner", winner));
                 let at_winner = |v: &[Expr]| -> Expr {
                     (0..k)
@@ -543,14 +553,70 @@ impl<'a, 'i> Builder<'a, 'i> {
                 )))
             }
         };
-        Ok(Scored::Values { values })
+        Ok(Scored::Values { values, label })
     }
 
-    /// The index of the first largest value (missing when any value is).
-    fn first_max(&mut self, values: &[Expr]) -> Expr {
+    /// The class with the most votes; on a tie the one voted for first, in segment
+    /// order, as JPMML counts votes in the order they come.
+    fn vote_winner(&mut self, votes: &[Expr], ballots: &[(Expr, Expr)]) -> Expr {
+        let never = c(ballots.len() as f64);
+        // The first segment (by position) that votes for class j.
+        let first: Vec<Expr> = (0..votes.len())
+            .map(|j| {
+                let at = ballots.iter().enumerate().rev().fold(
+                    never.clone(),
+                    |later, (s, (p, label))| {
+                        let votes_j = Expr::binary(
+                            BinaryFn::Min,
+                            selected(p.clone()),
+                            Expr::compare(CompareOp::Eq, label.clone(), c(j as f64)),
+                            F64,
+                        );
+                        Expr::if_else(votes_j, c(s as f64), later)
+                    },
+                );
+                Expr::column(self.column("first_vote", at))
+            })
+            .collect();
         let mut index = c(0.0);
-        let mut best = values[0].clone();
-        for (j, v) in values.iter().enumerate().skip(1) {
+        let mut most = votes[0].clone();
+        let mut earliest = first[0].clone();
+        for j in 1..votes.len() {
+            let more = Expr::compare(CompareOp::Gt, votes[j].clone(), most.clone());
+            let as_many_sooner = Expr::binary(
+                BinaryFn::Min,
+                Expr::compare(CompareOp::Eq, votes[j].clone(), most.clone()),
+                Expr::compare(CompareOp::Lt, first[j].clone(), earliest.clone()),
+                F64,
+            );
+            let better = Expr::column(self.column(
+                "better",
+                Expr::binary(BinaryFn::Max, more, as_many_sooner, F64),
+            ));
+            index = Expr::column(
+                self.column("winner", Expr::if_else(better.clone(), c(j as f64), index)),
+            );
+            most = Expr::column(self.column(
+                "most",
+                Expr::if_else(better.clone(), votes[j].clone(), most),
+            ));
+            earliest = Expr::column(self.column(
+                "earliest",
+                Expr::if_else(better, first[j].clone(), earliest),
+            ));
+        }
+        index
+    }
+
+    /// The index of the first largest value scanned in `order` (by default in index
+    /// order); missing when any value is.
+    fn first_max(&mut self, values: &[Expr], order: Option<&[usize]>) -> Expr {
+        let natural: Vec<usize> = (0..values.len()).collect();
+        let order = order.unwrap_or(&natural);
+        let mut index = c(order[0] as f64);
+        let mut best = values[order[0]].clone();
+        for &j in &order[1..] {
+            let v = &values[j];
             let better = Expr::column(self.column(
                 "better",
                 Expr::compare(CompareOp::Gt, v.clone(), best.clone()),
@@ -709,6 +775,9 @@ impl<'a, 'i> Builder<'a, 'i> {
         if let Some(d) = default {
             out = Expr::if_else(is_missing(x), pipeline(c(d))?, out);
         }
-        Ok(Scored::Values { values: vec![out] })
+        Ok(Scored::Values {
+            values: vec![out],
+            label: None,
+        })
     }
 }

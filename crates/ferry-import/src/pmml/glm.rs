@@ -275,7 +275,10 @@ fn link_of(model: El<'_, '_>, model_type: &str) -> Result<Inverse, ImportError> 
 }
 
 /// `targetReferenceCategory`, else the last class.
-fn reference_category(model: El<'_, '_>, classes: &[String]) -> Result<String, ImportError> {
+pub(crate) fn reference_category(
+    model: El<'_, '_>,
+    classes: &[String],
+) -> Result<String, ImportError> {
     match model.attr("targetReferenceCategory") {
         Some(r) if classes.iter().any(|c| c == r) => Ok(r.to_string()),
         Some(r) => Err(model.error(format!("targetReferenceCategory `{r}` is not a class"))),

@@ -77,6 +77,11 @@ pub(crate) fn translate(root: El<'_, '_>) -> Result<Model, ImportError> {
     b.push_scope(model)?;
     let scored = b.model(model, classes.as_deref())?;
     b.pop_scope();
+    let order = match &classes {
+        Some(classes) => label_order(model, classes)?,
+        None => None,
+    };
+    let label = label_expr(&mut b, model, &scored, classes.as_deref(), order.as_deref())?;
     // JPMML checks a value when the model reads it: a regression reads every field,
     // a tree only those on the row's path (there an invalid value is read as missing,
     // and the prediction differs from JPMML only on rows JPMML refuses).
@@ -85,6 +90,7 @@ pub(crate) fn translate(root: El<'_, '_>) -> Result<Model, ImportError> {
     if reads_every_field {
         refuse_rows(&mut b, &mut estimator, &mut features);
     }
+    let label_column = label.map(|e| b.column("label", e));
     let header = root.child("Header");
     let application = header.and_then(|h| h.child("Application"));
     let source = Source {
@@ -108,8 +114,183 @@ pub(crate) fn translate(root: El<'_, '_>) -> Result<Model, ImportError> {
         transform,
         task: match classes {
             None => Task::Regression,
-            Some(classes) => Task::Classification { classes },
+            Some(classes) => Task::Classification {
+                classes,
+                label_order: order,
+                label_column,
+            },
         },
+    })
+}
+
+/// The label JPMML gives a row where it is not the first most probable class in the
+/// label order: a tree's node `score` (where some leaf's score is not its most probable
+/// class), a segmentation's own rule (votes). `None` where the probabilities decide.
+fn label_expr<'a, 'i>(
+    b: &mut Builder<'a, 'i>,
+    model: El<'a, 'i>,
+    scored: &Scored<'a, 'i>,
+    classes: Option<&[String]>,
+    order: Option<&[usize]>,
+) -> Result<Option<Expr>, ImportError> {
+    let Some(classes) = classes else {
+        return Ok(None);
+    };
+    match scored {
+        Scored::Values { label, .. } => Ok(label.clone()),
+        Scored::Trees { outputs, .. } if model.name() == "TreeModel" => {
+            let shape = &outputs[0].trees[0].0;
+            let by_score = Leaf::Label(classes.to_vec().into());
+            let mut agree = true;
+            for node in shape {
+                let Shape::Leaf(el) = node else { continue };
+                let score = leaf_value(*el, &by_score)?;
+                if score.is_nan() {
+                    // A leaf without a score (or one that is no class) is labelled by
+                    // its probabilities: keep that rule for the whole tree.
+                    return Ok(None);
+                }
+                let mut probabilities = Vec::with_capacity(classes.len());
+                for class in classes {
+                    probabilities.push(leaf_value(*el, &Leaf::Probability(class.as_str().into()))?);
+                }
+                let best = first_max(&probabilities, order);
+                if best.map(|k| k as f64) != Some(score) {
+                    agree = false;
+                    break;
+                }
+            }
+            if agree {
+                return Ok(None);
+            }
+            Ok(Some(b.tree_expr(shape, &by_score, 1.0, model)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The first largest of `values` scanned in `order` (class order by default); `None`
+/// when one is missing.
+fn first_max(values: &[f64], order: Option<&[usize]>) -> Option<usize> {
+    if values.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    let natural: Vec<usize> = (0..values.len()).collect();
+    let order = order.unwrap_or(&natural);
+    let mut best = order[0];
+    for &k in &order[1..] {
+        if values[k] > values[best] {
+            best = k;
+        }
+    }
+    Some(best)
+}
+
+/// The order in which JPMML-Evaluator scans the classes for the label: the first
+/// maximum in the order the model produced its probabilities (a `LinkedHashMap` in
+/// JPMML). `None` where that is the class order, or where it depends on the row (then
+/// the class order is kept).
+pub(crate) fn label_order(
+    model: El<'_, '_>,
+    classes: &[String],
+) -> Result<Option<Vec<usize>>, ImportError> {
+    let Some(listed) = own_order(model, classes)? else {
+        return Ok(None);
+    };
+    // Classes the model does not list come last, in class order.
+    let mut order: Vec<usize> = Vec::with_capacity(classes.len());
+    for k in listed.into_iter().chain(0..classes.len()) {
+        if k < classes.len() && !order.contains(&k) {
+            order.push(k);
+        }
+    }
+    Ok((order != (0..classes.len()).collect::<Vec<_>>()).then_some(order))
+}
+
+/// The classes in the order a model element lists its probabilities (possibly not all
+/// of them); `None` where the order is not fixed by the file.
+fn own_order(model: El<'_, '_>, classes: &[String]) -> Result<Option<Vec<usize>>, ImportError> {
+    let index = |c: &str| classes.iter().position(|k| k == c);
+    Ok(match model.name() {
+        // The tables in document order.
+        "RegressionModel" => Some(
+            model
+                .children_named("RegressionTable")
+                .filter_map(|t| t.attr("targetCategory").and_then(index))
+                .collect(),
+        ),
+        // The target's values with the reference category last.
+        "GeneralRegressionModel" => {
+            let reference = super::glm::reference_category(model, classes)?;
+            Some(
+                (0..classes.len())
+                    .filter(|&k| classes[k] != reference)
+                    .chain(index(&reference))
+                    .collect(),
+            )
+        }
+        // The leaf's ScoreDistributions in document order: fixed when every node lists
+        // them in the same order.
+        "TreeModel" => {
+            let mut seen: Option<Vec<usize>> = None;
+            for node in model.0.descendants().filter(|n| n.has_tag_name("Node")) {
+                let node = El(node);
+                let order: Vec<usize> = node
+                    .children_named("ScoreDistribution")
+                    .filter_map(|d| d.attr("value").and_then(index))
+                    .collect();
+                if order.is_empty() {
+                    continue;
+                }
+                match &seen {
+                    None => seen = Some(order),
+                    Some(first) if *first == order => {}
+                    Some(_) => return Ok(None),
+                }
+            }
+            seen
+        }
+        "MiningModel" => {
+            let Some(seg) = model.child("Segmentation") else {
+                return Ok(None);
+            };
+            let mut models = Vec::new();
+            for s in seg.children_named("Segment") {
+                let Some(predicate) = s.elements().next() else {
+                    return Ok(None);
+                };
+                let m = s.elements().find(|e| MODELS.contains(&e.name()));
+                models.push((predicate.name() == "True", m));
+            }
+            match seg.attr("multipleModelMethod") {
+                // The result is the last segment's.
+                Some("modelChain") => match models.last() {
+                    Some((_, Some(m))) => own_order(*m, classes)?,
+                    _ => None,
+                },
+                // Classes in order of first appearance over the segments, each in its
+                // own order: fixed when every segment always takes part.
+                Some("average" | "weightedAverage") => {
+                    let mut order = Vec::new();
+                    for (always, m) in models {
+                        let (true, Some(m)) = (always, m) else {
+                            return Ok(None);
+                        };
+                        let Some(own) = own_order(m, classes)? else {
+                            return Ok(None);
+                        };
+                        for k in own {
+                            if !order.contains(&k) {
+                                order.push(k);
+                            }
+                        }
+                    }
+                    Some(order)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
     })
 }
 
@@ -198,8 +379,12 @@ pub(crate) enum Scored<'a, 'i> {
         transform: Transform,
     },
     /// The outputs themselves (the prediction, or each class's probability), as
-    /// expressions over the column space ([`super::compose`]).
-    Values { values: Vec<Expr> },
+    /// expressions over the column space ([`super::compose`]); with `label`, the class
+    /// index JPMML labels a row with where that is not the most probable class.
+    Values {
+        values: Vec<Expr>,
+        label: Option<Expr>,
+    },
 }
 
 pub(crate) struct OutputTrees<'a, 'i> {
@@ -506,7 +691,10 @@ impl<'a, 'i> Builder<'a, 'i> {
                             .find(|c| ys.iter().all(|y| y.0 != *c))
                             .expect("one class left");
                         values[last] = rest;
-                        Ok(Scored::Values { values })
+                        Ok(Scored::Values {
+                            values,
+                            label: None,
+                        })
                     }
                     // simplemax: y_j / Σ y; logit: the same over 1/(1+exp(-y_j)).
                     ("simplemax" | "logit", k, n) if n == k => {
@@ -546,7 +734,10 @@ impl<'a, 'i> Builder<'a, 'i> {
                                 )
                             })
                             .collect();
-                        Ok(Scored::Values { values })
+                        Ok(Scored::Values {
+                            values,
+                            label: None,
+                        })
                     }
                     (method, k, n) => Err(model.unsupported(format!(
                         "normalizationMethod `{method}` with {k} classes and {n} RegressionTables"
@@ -891,7 +1082,7 @@ impl<'a, 'i> Scored<'a, 'i> {
     ) -> Result<(Estimator, Vec<usize>, Transform), ImportError> {
         match self {
             // The outputs are columns; the estimator passes each through (0 + 1·x is x).
-            Scored::Values { values } => {
+            Scored::Values { values, .. } => {
                 let columns: Vec<usize> =
                     values.into_iter().map(|v| b.column("output", v)).collect();
                 let n = columns.len();

@@ -137,7 +137,10 @@ impl<'a, 'i> Builder<'a, 'i> {
                 vec![neuron_of(o)?]
             }
         };
-        Ok(Scored::Values { values })
+        Ok(Scored::Values {
+            values,
+            label: None,
+        })
     }
 
     /// `exp(x - max) / Σ exp(x - max)`.

@@ -307,12 +307,10 @@ fn translate(
 
     let task = match objective.task {
         TaskKind::Regression => Task::Regression,
-        TaskKind::Binary => Task::Classification {
-            classes: vec!["0".into(), "1".into()],
-        },
-        TaskKind::Multiclass => Task::Classification {
-            classes: (0..n_outputs).map(|c| c.to_string()).collect(),
-        },
+        TaskKind::Binary => Task::classification(vec!["0".into(), "1".into()]),
+        TaskKind::Multiclass => {
+            Task::classification((0..n_outputs).map(|c| c.to_string()).collect())
+        }
     };
     if matches!(objective.task, TaskKind::Multiclass) && n_outputs < 2 {
         return Err(params.error(format!("`{objective_name}` needs num_class >= 2")));

@@ -172,7 +172,7 @@ fn describe_model(
 ) {
     let (task, classes) = match &model.task {
         Task::Regression => ("regression", Vec::new()),
-        Task::Classification { classes } => ("classification", classes.clone()),
+        Task::Classification { classes, .. } => ("classification", classes.clone()),
     };
     card.model = Some(ModelFacts {
         file: file.to_string(),

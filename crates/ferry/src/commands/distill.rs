@@ -58,7 +58,7 @@ pub fn distill(args: &DistillArgs) -> Result<()> {
         );
     }
     let target = match &model.task {
-        Task::Classification { classes } => Target::Classes {
+        Task::Classification { classes, .. } => Target::Classes {
             labels: labels.clone(),
             classes: classes.clone(),
         },
@@ -79,7 +79,7 @@ pub fn distill(args: &DistillArgs) -> Result<()> {
     let min_leaf = args.min_leaf.unwrap_or((train.len() / 100).max(5)).max(1);
 
     let surrogate = if args.fast_frugal {
-        let Task::Classification { classes } = &model.task else {
+        let Task::Classification { classes, .. } = &model.task else {
             bail!("--fast-frugal: a fast-and-frugal tree decides between two classes; this model is a regression");
         };
         distill::fit_fast_frugal(

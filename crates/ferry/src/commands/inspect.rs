@@ -43,7 +43,7 @@ fn describe(model: &Model) -> String {
     }
     let task = match &model.task {
         Task::Regression => "regression".to_string(),
-        Task::Classification { classes } => {
+        Task::Classification { classes, .. } => {
             format!(
                 "classification ({} classes: {})",
                 classes.len(),
