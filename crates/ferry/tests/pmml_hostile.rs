@@ -133,9 +133,27 @@ fn unsupported_and_broken_documents_name_the_element_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&str, &str, &str)] = &[
         (
-            "nn.pmml",
-            "<PMML version=\"4.4\">\n<DataDictionary><DataField name=\"x\" optype=\"continuous\" dataType=\"double\"/></DataDictionary>\n<NaiveBayesModel functionName=\"classification\"/>\n</PMML>",
-            "<NaiveBayesModel> at line 3 is not supported",
+            "svm.pmml",
+            "<PMML version=\"4.4\">\n<DataDictionary><DataField name=\"x\" optype=\"continuous\" dataType=\"double\"/></DataDictionary>\n<SupportVectorMachineModel functionName=\"classification\"/>\n</PMML>",
+            "<SupportVectorMachineModel> at line 3 is not supported",
+        ),
+        (
+            "nb.pmml",
+            concat!(
+                "<PMML version=\"4.4\"><DataDictionary>",
+                "<DataField name=\"x\" optype=\"continuous\" dataType=\"double\"/>",
+                "<DataField name=\"y\" optype=\"categorical\" dataType=\"string\"><Value value=\"a\"/><Value value=\"b\"/></DataField>",
+                "</DataDictionary>\n<NaiveBayesModel functionName=\"classification\" threshold=\"0\">",
+                "<MiningSchema><MiningField name=\"y\" usageType=\"target\"/><MiningField name=\"x\"/></MiningSchema>",
+                "<BayesInputs><BayesInput fieldName=\"x\"><TargetValueStats>",
+                "<TargetValueStat value=\"a\"><GaussianDistribution mean=\"0\" variance=\"1\"/></TargetValueStat>",
+                "<TargetValueStat value=\"b\">\n<GaussianDistribution mean=\"1\" variance=\"0\"/></TargetValueStat>",
+                "</TargetValueStats></BayesInput></BayesInputs>",
+                "<BayesOutput fieldName=\"y\"><TargetValueCounts><TargetValueCount value=\"a\" count=\"3\"/>",
+                "<TargetValueCount value=\"b\" count=\"2\"/></TargetValueCounts></BayesOutput>",
+                "</NaiveBayesModel></PMML>"
+            ),
+            "<GaussianDistribution> at line 3",
         ),
         (
             "version.pmml",

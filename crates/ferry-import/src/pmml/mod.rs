@@ -15,6 +15,7 @@ mod expr;
 mod fields;
 mod glm;
 mod models;
+mod nb;
 mod nn;
 mod tree;
 mod xml;

@@ -23,7 +23,6 @@ const OTHER_MODELS: &[&str] = &[
     "BaselineModel",
     "ClusteringModel",
     "GaussianProcessModel",
-    "NaiveBayesModel",
     "NearestNeighborModel",
     "RuleSetModel",
     "SequenceModel",
@@ -34,6 +33,7 @@ const OTHER_MODELS: &[&str] = &[
 ];
 
 pub(crate) const MODELS: &[&str] = &[
+    "NaiveBayesModel",
     "NeuralNetwork",
     "RegressionModel",
     "GeneralRegressionModel",
@@ -58,7 +58,7 @@ pub(crate) fn translate(root: El<'_, '_>) -> Result<Model, ImportError> {
         .ok_or_else(|| root.error("the document holds no model element"))?;
     if OTHER_MODELS.contains(&model.name()) {
         return Err(model.unsupported(format!(
-            "the model type {} (ferry reads RegressionModel, GeneralRegressionModel, TreeModel, NeuralNetwork and MiningModel)",
+            "the model type {} (ferry reads RegressionModel, GeneralRegressionModel, TreeModel, NeuralNetwork, NaiveBayesModel and MiningModel)",
             model.name()
         )));
     }
@@ -219,6 +219,15 @@ fn own_order(model: El<'_, '_>, classes: &[String]) -> Result<Option<Vec<usize>>
                 .filter_map(|t| t.attr("targetCategory").and_then(index))
                 .collect(),
         ),
+        // The priors' order.
+        "NaiveBayesModel" => model
+            .child("BayesOutput")
+            .and_then(|o| o.child("TargetValueCounts"))
+            .map(|t| {
+                t.children_named("TargetValueCount")
+                    .filter_map(|c| c.attr("value").and_then(index))
+                    .collect()
+            }),
         // The target's values with the reference category last.
         "GeneralRegressionModel" => {
             let reference = super::glm::reference_category(model, classes)?;
@@ -349,6 +358,14 @@ pub(crate) fn classes(
         let value = match el.name() {
             "RegressionTable" => el.attr("targetCategory"),
             "ScoreDistribution" => el.attr("value"),
+            "TargetValueCount"
+                if el
+                    .0
+                    .parent()
+                    .is_some_and(|p| p.parent().is_some_and(|g| g.has_tag_name("BayesOutput"))) =>
+            {
+                el.attr("value")
+            }
             _ => None,
         };
         if let Some(v) = value {
@@ -433,6 +450,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             "RegressionModel" => self.regression_model(model, classes),
             "GeneralRegressionModel" => self.general_regression(model, classes),
             "NeuralNetwork" => self.neural_network(model, classes),
+            "NaiveBayesModel" => self.naive_bayes(model, classes),
             "TreeModel" => {
                 let options = TreeOptions::of(model)?;
                 let root = model.req_child("Node")?;
