@@ -228,9 +228,16 @@ impl Expr {
                     .exp_floor()
                     .map(|f| if *float32 { f.max(-103.0) } else { f });
                 match floor {
-                    Some(floor) => {
-                        Expr::Greatest(vec![(**x).clone(), Expr::Float(floor)]).render(d, out)
-                    }
+                    // A CASE rather than GREATEST, which skips a NULL argument in
+                    // PostgreSQL: a missing score must stay NULL.
+                    Some(floor) => Expr::Case(
+                        vec![(
+                            bin((**x).clone(), Op::Lt, Expr::Float(floor)),
+                            Expr::Float(floor),
+                        )],
+                        x.clone(),
+                    )
+                    .render(d, out),
                     None => x.render(d, out),
                 }
                 out.push(')');

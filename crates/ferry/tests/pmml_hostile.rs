@@ -133,9 +133,9 @@ fn unsupported_and_broken_documents_name_the_element_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&str, &str, &str)] = &[
         (
-            "svm.pmml",
-            "<PMML version=\"4.4\">\n<DataDictionary><DataField name=\"x\" optype=\"continuous\" dataType=\"double\"/></DataDictionary>\n<SupportVectorMachineModel functionName=\"classification\"/>\n</PMML>",
-            "<SupportVectorMachineModel> at line 3 is not supported",
+            "knn.pmml",
+            "<PMML version=\"4.4\">\n<DataDictionary><DataField name=\"x\" optype=\"continuous\" dataType=\"double\"/></DataDictionary>\n<NearestNeighborModel functionName=\"classification\"/>\n</PMML>",
+            "<NearestNeighborModel> at line 3 is not supported",
         ),
         (
             "nb.pmml",

@@ -558,7 +558,7 @@ impl<'a, 'i> Builder<'a, 'i> {
 
     /// The class with the most votes; on a tie the one voted for first, in segment
     /// order, as JPMML counts votes in the order they come.
-    fn vote_winner(&mut self, votes: &[Expr], ballots: &[(Expr, Expr)]) -> Expr {
+    pub(crate) fn vote_winner(&mut self, votes: &[Expr], ballots: &[(Expr, Expr)]) -> Expr {
         let never = c(ballots.len() as f64);
         // The first segment (by position) that votes for class j.
         let first: Vec<Expr> = (0..votes.len())

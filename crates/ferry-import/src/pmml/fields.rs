@@ -260,7 +260,18 @@ impl<'a, 'i> Builder<'a, 'i> {
                     // neither (sklearn2pmml shares one replacement between fields).
                     let mut levels: Vec<String> =
                         df.valid.iter().chain(&df.missing).cloned().collect();
-                    if let Some(r) = mf.attr("missingValueReplacement") {
+                    // Replacements that are no value of the field (sklearn2pmml shares
+                    // one between fields; OneHotEncoder's "infrequent" bucket) still
+                    // need a code for the model's predicates to match.
+                    let invalid_replacement = match mf.attr("invalidValueTreatment") {
+                        Some("asValue") => mf.attr("invalidValueReplacement"),
+                        _ => None,
+                    };
+                    for r in mf
+                        .attr("missingValueReplacement")
+                        .into_iter()
+                        .chain(invalid_replacement)
+                    {
                         if !levels.iter().any(|l| l == r) {
                             levels.push(r.to_string());
                         }
@@ -383,9 +394,28 @@ impl<'a, 'i> Builder<'a, 'i> {
                 }
             }
             Kind::Text(levels) => {
-                // Levels are the valid values, then those declared missing.
+                // Levels are the valid values, then those declared missing (read as
+                // missing), then replacements that are neither (an input equal to one
+                // is invalid, like any other value outside the valid ones).
                 let n_valid = df.valid.len();
-                if levels.len() > n_valid && !df.valid.is_empty() {
+                let n_declared = n_valid + df.missing.len();
+                if levels.len() > n_declared && !df.valid.is_empty() {
+                    let invalid_code = if invalid == "asMissing" {
+                        f64::NAN
+                    } else {
+                        -1.0
+                    };
+                    expr = Expr::if_else(
+                        Expr::compare(
+                            CompareOp::Ge,
+                            expr.clone(),
+                            Expr::constant(n_declared as f64),
+                        ),
+                        Expr::constant(invalid_code),
+                        expr,
+                    );
+                }
+                if n_declared > n_valid && !df.valid.is_empty() {
                     expr = Expr::if_else(
                         Expr::compare(CompareOp::Ge, expr.clone(), Expr::constant(n_valid as f64)),
                         Expr::constant(f64::NAN),

@@ -17,6 +17,7 @@ mod glm;
 mod models;
 mod nb;
 mod nn;
+mod svm;
 mod tree;
 mod xml;
 

@@ -27,7 +27,6 @@ const OTHER_MODELS: &[&str] = &[
     "RuleSetModel",
     "SequenceModel",
     "Scorecard",
-    "SupportVectorMachineModel",
     "TextModel",
     "TimeSeriesModel",
 ];
@@ -37,6 +36,7 @@ pub(crate) const MODELS: &[&str] = &[
     "NeuralNetwork",
     "RegressionModel",
     "GeneralRegressionModel",
+    "SupportVectorMachineModel",
     "TreeModel",
     "MiningModel",
 ];
@@ -58,7 +58,7 @@ pub(crate) fn translate(root: El<'_, '_>) -> Result<Model, ImportError> {
         .ok_or_else(|| root.error("the document holds no model element"))?;
     if OTHER_MODELS.contains(&model.name()) {
         return Err(model.unsupported(format!(
-            "the model type {} (ferry reads RegressionModel, GeneralRegressionModel, TreeModel, NeuralNetwork, NaiveBayesModel and MiningModel)",
+            "the model type {} (ferry reads RegressionModel, GeneralRegressionModel, TreeModel, NeuralNetwork, NaiveBayesModel, SupportVectorMachineModel and MiningModel)",
             model.name()
         )));
     }
@@ -368,7 +368,15 @@ pub(crate) fn classes(
             }
             _ => None,
         };
-        if let Some(v) = value {
+        let alternate = match el.name() {
+            "SupportVectorMachine" => el.attr("alternateTargetCategory"),
+            _ => None,
+        };
+        let value = value.or(match el.name() {
+            "SupportVectorMachine" => el.attr("targetCategory"),
+            _ => None,
+        });
+        for v in value.into_iter().chain(alternate) {
             if !out.iter().any(|o| o == v) {
                 out.push(v.to_string());
             }
@@ -451,6 +459,7 @@ impl<'a, 'i> Builder<'a, 'i> {
             "GeneralRegressionModel" => self.general_regression(model, classes),
             "NeuralNetwork" => self.neural_network(model, classes),
             "NaiveBayesModel" => self.naive_bayes(model, classes),
+            "SupportVectorMachineModel" => self.support_vector_machine(model, classes),
             "TreeModel" => {
                 let options = TreeOptions::of(model)?;
                 let root = model.req_child("Node")?;
