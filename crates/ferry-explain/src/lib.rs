@@ -27,6 +27,10 @@ pub struct Explanation {
     pub task: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
+    /// How the label is chosen, where it is not the first most probable class in class
+    /// order (PMML's own rules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     pub inputs: Vec<String>,
     /// Derived columns, in the order they are computed.
     pub preprocessing: Vec<Step>,
@@ -269,6 +273,34 @@ fn link(model: &Model) -> String {
     }
 }
 
+/// The label rule in words, where it is not the first most probable class.
+fn label_rule(model: &Model) -> Option<String> {
+    let Task::Classification {
+        classes,
+        label_order,
+        label_column,
+    } = &model.task
+    else {
+        return None;
+    };
+    match (label_column, label_order) {
+        (Some(c), _) => Some(format!(
+            "the class whose index `{}` holds (the model's own rule: a tree node's score, \
+             or the vote with ties to the earliest vote), not necessarily the most probable",
+            column_name(model, *c)
+        )),
+        (None, Some(order)) => Some(format!(
+            "the most probable class; on a tie the first in the order {}",
+            order
+                .iter()
+                .map(|&k| classes[k].as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        (None, None) => None,
+    }
+}
+
 pub fn explain(model: &Model) -> Explanation {
     let classes = match &model.task {
         Task::Classification { classes, .. } => Some(classes.clone()),
@@ -431,6 +463,7 @@ pub fn explain(model: &Model) -> Explanation {
             Task::Regression => "regression".into(),
             Task::Classification { .. } => "classification".into(),
         },
+        label: label_rule(model),
         classes,
         inputs: model.inputs.iter().map(|i| i.name.clone()).collect(),
         preprocessing,

@@ -482,6 +482,9 @@ pub fn text(e: &Explanation) -> String {
     if let Some(classes) = &e.classes {
         let _ = writeln!(out, "classes: {}", classes.join(", "));
     }
+    if let Some(label) = &e.label {
+        let _ = writeln!(out, "label: {label}");
+    }
     if !e.preprocessing.is_empty() {
         let _ = writeln!(out, "\npreprocessing:");
         for step in &e.preprocessing {
@@ -604,6 +607,9 @@ pub fn markdown(e: &Explanation) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    if let Some(label) = &e.label {
+        let _ = writeln!(out, "\nLabel: {label}.");
     }
     if !e.preprocessing.is_empty() {
         let _ = writeln!(

@@ -423,3 +423,21 @@ fn pipeline_steps_in_words() {
     );
     assert!(md.contains("| column | in words | formula |"), "{md}");
 }
+
+/// Where a PMML model labels otherwise than by the first most probable class, explain
+/// says so: its own tie order, or its own label (a node's score, a vote).
+#[test]
+fn a_pmml_label_rule_is_stated() {
+    let tables = explain(&fixture("pmml-hand/regnorm_softmax/model.pmml"), "text");
+    assert!(
+        tables.contains("label: the most probable class; on a tie the first in the order c, a, b"),
+        "{tables}"
+    );
+    let tree = explain(&fixture("pmml-hand/tree_surrogate_sets/model.pmml"), "text");
+    assert!(tree.contains("label: the class whose index"), "{tree}");
+    let plain = explain(
+        &fixture("pmml/pmml_logistic_multinomial/model.pmml"),
+        "json",
+    );
+    assert!(!plain.contains("\"label\""), "{plain}");
+}
