@@ -9,7 +9,8 @@
 //! * A one-against-one classifier: each machine votes for its `targetCategory` when its
 //!   value is below the threshold, else for its `alternateTargetCategory`. The label
 //!   is the class with the most votes (on a tie the one voted for first, as JPMML
-//!   counts them); JPMML reports no probabilities, ferry the share of the votes.
+//!   counts them); the probabilities are the shares of the votes, as JPMML reports
+//!   them when asked.
 //! * A missing input gives no prediction (JPMML refuses the row).
 
 use ferry_ir::{BinaryFn, CompareOp, Expr, Precision, UnaryFn};
