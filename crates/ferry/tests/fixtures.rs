@@ -228,6 +228,10 @@ const ONNX_LOSSY: &[(&str, &str)] = &[
     ),
     ("lgb_onnx_multiclass", "as lgb_onnx_binary"),
     (
+        "lgb_onnx_categorical",
+        "as lgb_onnx_binary (the category splits, BRANCH_EQ chains, agree with LightGBM on the integer codes)",
+    ),
+    (
         "skl_pipeline_penguins_rf",
         "skl2onnx computes MinMaxScaler in float32, which moves 2 rows across a tree threshold",
     ),

@@ -207,6 +207,10 @@ enum Mode {
     Lt,
     Gte,
     Gt,
+    /// `x == value`: a category test (onnxmltools writes LightGBM's categorical splits
+    /// as chains of them).
+    Eq,
+    Neq,
     Leaf,
 }
 
@@ -216,11 +220,13 @@ fn mode(ctx: &Ctx, node: &NodeProto, name: &str) -> Result<Mode, ImportError> {
         "BRANCH_LT" => Mode::Lt,
         "BRANCH_GTE" => Mode::Gte,
         "BRANCH_GT" => Mode::Gt,
+        "BRANCH_EQ" => Mode::Eq,
+        "BRANCH_NEQ" => Mode::Neq,
         "LEAF" => Mode::Leaf,
         other => {
             return Err(ctx.unsupported(
                 node,
-                &format!("tree node mode {other} (ferry reads BRANCH_LEQ, BRANCH_LT, BRANCH_GTE, BRANCH_GT and LEAF)"),
+                &format!("tree node mode {other} (ferry reads BRANCH_LEQ, BRANCH_LT, BRANCH_GTE, BRANCH_GT, BRANCH_EQ, BRANCH_NEQ and LEAF)"),
             ))
         }
     })
@@ -409,29 +415,96 @@ fn build(
         }
         // IR: left when `x <cmp> t`. GTE/GT are the negations of LT/LEQ with the
         // children swapped.
-        let (cmp, left_id, right_id, missing_left) = match n.mode {
-            Mode::Leq => (Cmp::Le, n.true_id, n.false_id, n.missing_tracks_true),
-            Mode::Lt => (Cmp::Lt, n.true_id, n.false_id, n.missing_tracks_true),
-            Mode::Gte => (Cmp::Lt, n.false_id, n.true_id, !n.missing_tracks_true),
-            Mode::Gt => (Cmp::Le, n.false_id, n.true_id, !n.missing_tracks_true),
+        let numeric = |cmp, threshold| Test::Numeric { cmp, threshold };
+        let (test, left_id, right_id, missing_left) = match n.mode {
+            Mode::Leq => (
+                numeric(Cmp::Le, n.value),
+                n.true_id,
+                n.false_id,
+                n.missing_tracks_true,
+            ),
+            Mode::Lt => (
+                numeric(Cmp::Lt, n.value),
+                n.true_id,
+                n.false_id,
+                n.missing_tracks_true,
+            ),
+            Mode::Gte => (
+                numeric(Cmp::Lt, n.value),
+                n.false_id,
+                n.true_id,
+                !n.missing_tracks_true,
+            ),
+            Mode::Gt => (
+                numeric(Cmp::Le, n.value),
+                n.false_id,
+                n.true_id,
+                !n.missing_tracks_true,
+            ),
+            // A chain of equality tests on one feature that share their true child is
+            // one set test: `x in {v1, v2, …}`. A missing value fails `==` (unless it
+            // tracks true).
+            Mode::Eq => {
+                let mut categories = vec![category(ctx, node, n.value)?];
+                let mut other = n.false_id;
+                while let Some(next) = nodes.get(&other).filter(|m| {
+                    m.mode == Mode::Eq
+                        && m.feature == n.feature
+                        && m.true_id == n.true_id
+                        && m.missing_tracks_true == n.missing_tracks_true
+                }) {
+                    if categories.len() > nodes.len() {
+                        return Err(ctx.node_error(node, format!("tree {tree_id} has a cycle")));
+                    }
+                    categories.push(category(ctx, node, next.value)?);
+                    other = next.false_id;
+                }
+                let test = Test::Categorical {
+                    categories,
+                    listed: Direction::Left,
+                };
+                (test, n.true_id, other, n.missing_tracks_true)
+            }
+            // `x != v`: the equal value goes to the false child; a missing value
+            // passes `!=`.
+            Mode::Neq => {
+                let test = Test::Categorical {
+                    categories: vec![category(ctx, node, n.value)?],
+                    listed: Direction::Right,
+                };
+                (test, n.true_id, n.false_id, true)
+            }
             Mode::Leaf => unreachable!("handled above"),
         };
-        let (left, right) = split(out, slot, n.feature, cmp, n.value, missing_left);
+        let (left, right) = split(out, slot, n.feature, test, missing_left);
         stack.push((right_id, right, depth + 1));
         stack.push((left_id, left, depth + 1));
     }
     Ok(())
 }
 
-/// Turns IR node `slot` into a numeric split (left when `x <cmp> threshold`, missing
-/// values left when `missing_left`) with two placeholder children appended; returns
-/// the children's slots.
+/// The category an equality test compares with. The IR reads a value as a category
+/// code (truncated), as LightGBM does; onnxruntime compares floats, which agrees on the
+/// integer codes these tests are written for.
+fn category(ctx: &Ctx, node: &NodeProto, value: f64) -> Result<u32, ImportError> {
+    if value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&value) {
+        Ok(value as u32)
+    } else {
+        Err(ctx.unsupported(
+            node,
+            &format!("an equality test with {value} (ferry reads tests against category codes 0, 1, 2, …)"),
+        ))
+    }
+}
+
+/// Turns IR node `slot` into a split (left when `test` holds, missing values left when
+/// `missing_left`) with two placeholder children appended; returns the children's
+/// slots.
 fn split(
     out: &mut Vec<Node>,
     slot: usize,
     feature: usize,
-    cmp: Cmp,
-    threshold: f64,
+    test: Test,
     missing_left: bool,
 ) -> (usize, usize) {
     let (left, right) = (out.len(), out.len() + 1);
@@ -439,7 +512,7 @@ fn split(
     out.push(Node::Leaf { value: 0.0 });
     out[slot] = Node::Split(Split {
         feature,
-        test: Test::Numeric { cmp, threshold },
+        test,
         missing: Missing::To(if missing_left {
             Direction::Left
         } else {
@@ -605,6 +678,24 @@ pub(crate) fn tree_ensemble_v5(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
         Value::Num { cols, .. } => cols.len(),
         _ => 0,
     };
+    // BRANCH_MEMBER sets: `membership_values` lists them in node order, each ended by
+    // a NaN.
+    let mut members: Vec<Option<Vec<f64>>> = vec![None; n];
+    if modes.iter().any(|m| *m as i64 == 6) {
+        let values = tensor_numbers("membership_values")?;
+        let mut sets = values.split(|v| v.is_nan());
+        for (i, m) in modes.iter().enumerate() {
+            if *m as i64 == 6 {
+                let set = sets.next().ok_or_else(|| {
+                    attrs.error(
+                        "membership_values",
+                        "has fewer sets than BRANCH_MEMBER nodes",
+                    )
+                })?;
+                members[i] = Some(set.to_vec());
+            }
+        }
+    }
     let mut trees = Vec::with_capacity(roots.len());
     for (t, root) in roots.iter().enumerate() {
         let mut out = vec![Node::Leaf { value: 0.0 }];
@@ -623,28 +714,65 @@ pub(crate) fn tree_ensemble_v5(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
                 continue;
             }
             let i = attrs.index("nodes_splits", id, n)?;
-            let (cmp, swap) = match modes[i] as i64 {
-                0 => (Cmp::Le, false),
-                1 => (Cmp::Lt, false),
-                2 => (Cmp::Lt, true),
-                3 => (Cmp::Le, true),
-                other => {
-                    return Err(ctx.unsupported(
-                        node,
-                        &format!("node mode {other} (BRANCH_LEQ/LT/GTE/GT are supported)"),
-                    ))
-                }
+            let numeric = |cmp| Test::Numeric {
+                cmp,
+                threshold: splits[i],
             };
-            let feature = attrs.index("nodes_featureids", features_ids[i], n_features)?;
             let tracks_true = tracks.get(i).is_some_and(|v| *v != 0);
+            // (test, true child goes left, missing value goes to the true child)
+            let (test, true_left, missing_true) =
+                match modes[i] as i64 {
+                    0 => (numeric(Cmp::Le), true, tracks_true),
+                    1 => (numeric(Cmp::Lt), true, tracks_true),
+                    2 => (numeric(Cmp::Lt), false, tracks_true),
+                    3 => (numeric(Cmp::Le), false, tracks_true),
+                    4 => (
+                        Test::Categorical {
+                            categories: vec![category(ctx, node, splits[i])?],
+                            listed: Direction::Left,
+                        },
+                        true,
+                        tracks_true,
+                    ),
+                    // `x != v`: a missing value passes.
+                    5 => (
+                        Test::Categorical {
+                            categories: vec![category(ctx, node, splits[i])?],
+                            listed: Direction::Right,
+                        },
+                        true,
+                        true,
+                    ),
+                    6 => {
+                        let set = members.get(i).and_then(|m| m.as_ref()).ok_or_else(|| {
+                            attrs.error("membership_values", "has no set for a BRANCH_MEMBER node")
+                        })?;
+                        let categories = set
+                            .iter()
+                            .map(|v| category(ctx, node, *v))
+                            .collect::<Result<Vec<u32>, _>>()?;
+                        let test = Test::Categorical {
+                            categories,
+                            listed: Direction::Left,
+                        };
+                        (test, true, tracks_true)
+                    }
+                    other => return Err(ctx.unsupported(
+                        node,
+                        &format!(
+                            "node mode {other} (BRANCH_LEQ/LT/GTE/GT/EQ/NEQ/MEMBER are supported)"
+                        ),
+                    )),
+                };
+            let feature = attrs.index("nodes_featureids", features_ids[i], n_features)?;
             let t_child = (true_ids[i], true_leaf[i] != 0);
             let f_child = (false_ids[i], false_leaf[i] != 0);
-            let (l, r, missing_left) = if swap {
-                (f_child, t_child, !tracks_true)
+            let (l, r, missing_left) = if true_left {
+                (t_child, f_child, missing_true)
             } else {
-                (t_child, f_child, tracks_true)
+                (f_child, t_child, !missing_true)
             };
-            let (left, right) = split(&mut out, slot, feature, cmp, splits[i], missing_left);
+            let (left, right) = split(&mut out, slot, feature, test, missing_left);
             stack.push((r.0, r.1, right, depth + 1));
             stack.push((l.0, l.1, left, depth + 1));
         }
