@@ -232,6 +232,10 @@ const ONNX_LOSSY: &[(&str, &str)] = &[
         "as lgb_onnx_binary (the category splits, BRANCH_EQ chains, agree with LightGBM on the integer codes)",
     ),
     (
+        "lgb_onnx_categorical_ml5",
+        "as lgb_onnx_categorical, as an opset-5 TreeEnsemble with BRANCH_MEMBER/EQ/NEQ category tests",
+    ),
+    (
         "skl_pipeline_penguins_rf",
         "skl2onnx computes MinMaxScaler in float32, which moves 2 rows across a tree threshold",
     ),
