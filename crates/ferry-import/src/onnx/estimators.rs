@@ -720,50 +720,51 @@ pub(crate) fn tree_ensemble_v5(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
             };
             let tracks_true = tracks.get(i).is_some_and(|v| *v != 0);
             // (test, true child goes left, missing value goes to the true child)
-            let (test, true_left, missing_true) =
-                match modes[i] as i64 {
-                    0 => (numeric(Cmp::Le), true, tracks_true),
-                    1 => (numeric(Cmp::Lt), true, tracks_true),
-                    2 => (numeric(Cmp::Lt), false, tracks_true),
-                    3 => (numeric(Cmp::Le), false, tracks_true),
-                    4 => (
-                        Test::Categorical {
-                            categories: vec![category(ctx, node, splits[i])?],
-                            listed: Direction::Left,
-                        },
-                        true,
-                        tracks_true,
-                    ),
-                    // `x != v`: a missing value passes.
-                    5 => (
-                        Test::Categorical {
-                            categories: vec![category(ctx, node, splits[i])?],
-                            listed: Direction::Right,
-                        },
-                        true,
-                        true,
-                    ),
-                    6 => {
-                        let set = members.get(i).and_then(|m| m.as_ref()).ok_or_else(|| {
-                            attrs.error("membership_values", "has no set for a BRANCH_MEMBER node")
-                        })?;
-                        let categories = set
-                            .iter()
-                            .map(|v| category(ctx, node, *v))
-                            .collect::<Result<Vec<u32>, _>>()?;
-                        let test = Test::Categorical {
-                            categories,
-                            listed: Direction::Left,
-                        };
-                        (test, true, tracks_true)
-                    }
-                    other => return Err(ctx.unsupported(
+            let (test, true_left, missing_true) = match modes[i] as i64 {
+                0 => (numeric(Cmp::Le), true, tracks_true),
+                1 => (numeric(Cmp::Lt), true, tracks_true),
+                2 => (numeric(Cmp::Lt), false, tracks_true),
+                3 => (numeric(Cmp::Le), false, tracks_true),
+                4 => (
+                    Test::Categorical {
+                        categories: vec![category(ctx, node, splits[i])?],
+                        listed: Direction::Left,
+                    },
+                    true,
+                    tracks_true,
+                ),
+                // `x != v`: a missing value passes.
+                5 => (
+                    Test::Categorical {
+                        categories: vec![category(ctx, node, splits[i])?],
+                        listed: Direction::Right,
+                    },
+                    true,
+                    true,
+                ),
+                6 => {
+                    let set = members.get(i).and_then(|m| m.as_ref()).ok_or_else(|| {
+                        attrs.error("membership_values", "has no set for a BRANCH_MEMBER node")
+                    })?;
+                    let categories = set
+                        .iter()
+                        .map(|v| category(ctx, node, *v))
+                        .collect::<Result<Vec<u32>, _>>()?;
+                    let test = Test::Categorical {
+                        categories,
+                        listed: Direction::Left,
+                    };
+                    (test, true, tracks_true)
+                }
+                other => {
+                    return Err(ctx.unsupported(
                         node,
                         &format!(
                             "node mode {other} (BRANCH_LEQ/LT/GTE/GT/EQ/NEQ/MEMBER are supported)"
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             let feature = attrs.index("nodes_featureids", features_ids[i], n_features)?;
             let t_child = (true_ids[i], true_leaf[i] != 0);
             let f_child = (false_ids[i], false_leaf[i] != 0);

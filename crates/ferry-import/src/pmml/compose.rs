@@ -705,6 +705,14 @@ impl<'a, 'i> Builder<'a, 'i> {
                     return Err(f.unsupported(format!("an OutputField with feature `{other}`")))
                 }
             };
+            // A `float` output is rounded to float32 before later segments read it
+            // (nyoka's XGBoost and LightGBM chains), as JPMML does.
+            let float = f.attr("dataType") == Some("float") && kind == Kind::Number;
+            let expr = if float {
+                Expr::unary(UnaryFn::Cast, expr, Precision::F32)
+            } else {
+                expr
+            };
             let column = self.column(name, expr);
             // Visible to the later segments: the segmentation's scope is the innermost
             // open one while segments are converted.
@@ -713,7 +721,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                 Field {
                     column,
                     kind,
-                    float: false,
+                    float,
                     integer: false,
                 },
             );

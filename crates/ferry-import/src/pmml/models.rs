@@ -951,14 +951,19 @@ impl<'a, 'i> Builder<'a, 'i> {
             };
             let [o] =
                 <[OutputTrees; 1]>::try_from(o).map_err(|_| m.error("one output expected"))?;
-            let name = m
+            let field = m
                 .child("Output")
                 .and_then(|out| {
                     out.children_named("OutputField")
                         .find(|f| f.attr("feature").unwrap_or("predictedValue") == "predictedValue")
                 })
-                .and_then(|f| f.attr("name"))
                 .ok_or_else(|| m.error("a chained segment must output its predicted value"))?;
+            // A float64 sum handed on as float32 (nyoka) is rounded once, at the end,
+            // which one tree ensemble cannot say: the expressions do it.
+            if field.attr("dataType") == Some("float") && !o.float {
+                return Err(field.unsupported("a float64 sum rounded to float32"));
+            }
+            let name = field.req("name")?;
             fields.insert(name.to_string(), outputs.len());
             outputs.push(o);
         }
