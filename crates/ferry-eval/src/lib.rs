@@ -410,16 +410,7 @@ fn label_code(values: &[f64], code: f64) -> u32 {
 /// Index of the first maximum when the values are scanned in `order` (a permutation of
 /// their indices); [`NO_LABEL`] when a value is missing.
 pub fn argmax_in(values: &[f64], order: &[usize]) -> u32 {
-    if values.iter().any(|v| v.is_nan()) {
-        return NO_LABEL;
-    }
-    let mut best = order[0];
-    for &i in &order[1..] {
-        if values[i] > values[best] {
-            best = i;
-        }
-    }
-    best as u32
+    ferry_ir::first_max(values, order).map_or(NO_LABEL, |k| k as u32)
 }
 
 /// Index of the first maximum, as numpy's `argmax`; [`NO_LABEL`] when a value is

@@ -118,16 +118,17 @@ pub(crate) fn words(model: &Model, expr: &Expr) -> Option<String> {
     }
 }
 
+/// The quoted name of category code `value` of column `index`, where it has levels.
+fn level_name(model: &Model, index: usize, value: f64) -> Option<String> {
+    let levels = model.inputs.get(index)?.levels.as_ref()?;
+    let name = levels.get(usize::try_from(value as i64).ok()?)?;
+    Some(format!("{name:?}"))
+}
+
 /// A value of column `index` for words: the category's name where the column has
 /// levels, else the number.
 fn shown(model: &Model, index: usize, value: f64) -> String {
-    model
-        .inputs
-        .get(index)
-        .and_then(|i| i.levels.as_ref())
-        .and_then(|l| l.get(usize::try_from(value as i64).ok()?))
-        .map(|l| format!("{l:?}"))
-        .unwrap_or_else(|| approx(value))
+    level_name(model, index, value).unwrap_or_else(|| approx(value))
 }
 
 /// The condition of a 0/1 indicator in words, e.g. `sex is missing, "" or "missing"`:
@@ -266,15 +267,13 @@ pub(crate) fn formula(model: &Model, expr: &Expr) -> String {
                 CompareOp::Ge => ">=",
             };
             // A category code compared with a constant: name the category.
-            let level = |column: &Expr, code: &Expr| -> Option<String> {
-                let (Expr::Column { index }, Expr::Const { value }) = (column, code) else {
-                    return None;
-                };
-                let levels = model.inputs.get(*index)?.levels.as_ref()?;
-                let name = levels.get(usize::try_from(*value as i64).ok()?)?;
-                Some(format!("{:?}", name))
+            let level = match (&**a, &**b) {
+                (Expr::Column { index }, Expr::Const { value }) => {
+                    level_name(model, *index, *value)
+                }
+                _ => None,
             };
-            let b_text = level(a, b).unwrap_or_else(|| formula(model, b));
+            let b_text = level.unwrap_or_else(|| formula(model, b));
             format!("({} {op} {b_text} ? 1 : 0)", formula(model, a))
         }
         Expr::IsMissing { x } => format!("(is missing({}) ? 1 : 0)", formula(model, x)),

@@ -32,8 +32,8 @@ pub use error::IrError;
 pub use expr::{lookup, round_to, BinaryFn, CompareOp, Derived, Expr, UnaryFn};
 pub use linear::Linear;
 pub use model::{
-    output_columns, DType, Estimator, Input, Link, Model, OutputColumn, OutputKind, Precision,
-    Source, Task, Transform, Unseen, IR_VERSION, VALIDITY_COLUMN,
+    first_max, output_columns, DType, Estimator, Input, Link, Model, OutputColumn, OutputKind,
+    Precision, Source, Task, Transform, Unseen, IR_VERSION, VALIDITY_COLUMN,
 };
 pub use tree::{
     Aggregation, Cmp, Direction, Missing, Node, NodeStats, Split, Test, Tree, TreeEnsemble,

@@ -311,6 +311,22 @@ pub enum Task {
     },
 }
 
+/// The index of the first largest of `values` when they are scanned in `order` (a
+/// permutation of their indices); `None` when a value is missing (NaN). The label rule
+/// of [`Task::Classification`].
+pub fn first_max(values: &[f64], order: &[usize]) -> Option<usize> {
+    if values.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    let mut best = order[0];
+    for &k in &order[1..] {
+        if values[k] > values[best] {
+            best = k;
+        }
+    }
+    Some(best)
+}
+
 impl Task {
     /// A classification whose ties go to the first class in class order.
     pub fn classification(classes: Vec<String>) -> Task {

@@ -467,13 +467,12 @@ fn build(
             }
             // `x != v`: the equal value goes to the false child; a missing value
             // passes `!=`.
-            Mode::Neq => {
-                let test = Test::Categorical {
-                    categories: vec![category(ctx, node, n.value)?],
-                    listed: Direction::Right,
-                };
-                (test, n.true_id, n.false_id, true)
-            }
+            Mode::Neq => (
+                equality(ctx, node, n.value, Direction::Right)?,
+                n.true_id,
+                n.false_id,
+                true,
+            ),
             Mode::Leaf => unreachable!("handled above"),
         };
         let (left, right) = split(out, slot, n.feature, test, missing_left);
@@ -495,6 +494,20 @@ fn category(ctx: &Ctx, node: &NodeProto, value: f64) -> Result<u32, ImportError>
             &format!("an equality test with {value} (ferry reads tests against category codes 0, 1, 2, …)"),
         ))
     }
+}
+
+/// `x == value` as a category test: the equal value goes to `equal` (the true child
+/// of BRANCH_EQ, the false child of BRANCH_NEQ).
+fn equality(
+    ctx: &Ctx,
+    node: &NodeProto,
+    value: f64,
+    equal: Direction,
+) -> Result<Test, ImportError> {
+    Ok(Test::Categorical {
+        categories: vec![category(ctx, node, value)?],
+        listed: equal,
+    })
 }
 
 /// Turns IR node `slot` into a split (left when `test` holds, missing values left when
@@ -726,19 +739,13 @@ pub(crate) fn tree_ensemble_v5(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
                 2 => (numeric(Cmp::Lt), false, tracks_true),
                 3 => (numeric(Cmp::Le), false, tracks_true),
                 4 => (
-                    Test::Categorical {
-                        categories: vec![category(ctx, node, splits[i])?],
-                        listed: Direction::Left,
-                    },
+                    equality(ctx, node, splits[i], Direction::Left)?,
                     true,
                     tracks_true,
                 ),
                 // `x != v`: a missing value passes.
                 5 => (
-                    Test::Categorical {
-                        categories: vec![category(ctx, node, splits[i])?],
-                        listed: Direction::Right,
-                    },
+                    equality(ctx, node, splits[i], Direction::Right)?,
                     true,
                     true,
                 ),

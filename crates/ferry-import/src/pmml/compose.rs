@@ -19,32 +19,32 @@ use super::tree::Shape;
 use super::xml::{parse_number, El};
 use crate::ImportError;
 
-const F64: Precision = Precision::F64;
+pub(super) const F64: Precision = Precision::F64;
 
 /// Largest tree (in nodes) written as one expression.
 const MAX_TREE_EXPR_NODES: usize = 4_096;
 
-fn c(v: f64) -> Expr {
+pub(super) fn c(v: f64) -> Expr {
     Expr::constant(v)
 }
 
-fn add(a: Expr, b: Expr) -> Expr {
+pub(super) fn add(a: Expr, b: Expr) -> Expr {
     Expr::binary(BinaryFn::Add, a, b, F64)
 }
 
-fn mul(a: Expr, b: Expr) -> Expr {
+pub(super) fn mul(a: Expr, b: Expr) -> Expr {
     Expr::binary(BinaryFn::Mul, a, b, F64)
 }
 
-fn div(a: Expr, b: Expr) -> Expr {
+pub(super) fn div(a: Expr, b: Expr) -> Expr {
     Expr::binary(BinaryFn::Div, a, b, F64)
 }
 
-fn sub(a: Expr, b: Expr) -> Expr {
+pub(super) fn sub(a: Expr, b: Expr) -> Expr {
     Expr::binary(BinaryFn::Sub, a, b, F64)
 }
 
-fn is_missing(x: Expr) -> Expr {
+pub(super) fn is_missing(x: Expr) -> Expr {
     Expr::IsMissing { x: Box::new(x) }
 }
 

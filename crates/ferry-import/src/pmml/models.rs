@@ -139,6 +139,7 @@ fn label_expr<'a, 'i>(
     match scored {
         Scored::Values { label, .. } => Ok(label.clone()),
         Scored::Trees { outputs, .. } if model.name() == "TreeModel" => {
+            let order = order.map_or_else(|| (0..classes.len()).collect(), <[usize]>::to_vec);
             let shape = &outputs[0].trees[0].0;
             let by_score = Leaf::Label(classes.to_vec().into());
             let mut agree = true;
@@ -154,7 +155,7 @@ fn label_expr<'a, 'i>(
                 for class in classes {
                     probabilities.push(leaf_value(*el, &Leaf::Probability(class.as_str().into()))?);
                 }
-                let best = first_max(&probabilities, order);
+                let best = ferry_ir::first_max(&probabilities, &order);
                 if best.map(|k| k as f64) != Some(score) {
                     agree = false;
                     break;
@@ -167,23 +168,6 @@ fn label_expr<'a, 'i>(
         }
         _ => Ok(None),
     }
-}
-
-/// The first largest of `values` scanned in `order` (class order by default); `None`
-/// when one is missing.
-fn first_max(values: &[f64], order: Option<&[usize]>) -> Option<usize> {
-    if values.iter().any(|v| v.is_nan()) {
-        return None;
-    }
-    let natural: Vec<usize> = (0..values.len()).collect();
-    let order = order.unwrap_or(&natural);
-    let mut best = order[0];
-    for &k in &order[1..] {
-        if values[k] > values[best] {
-            best = k;
-        }
-    }
-    Some(best)
 }
 
 /// The order in which JPMML-Evaluator scans the classes for the label: the first
@@ -355,28 +339,24 @@ pub(crate) fn classes(
     let mut out: Vec<String> = Vec::new();
     for el in model.0.descendants().filter(roxmltree::Node::is_element) {
         let el = El(el);
-        let value = match el.name() {
-            "RegressionTable" => el.attr("targetCategory"),
-            "ScoreDistribution" => el.attr("value"),
+        // The attributes that name classes, by element.
+        let names: &[&str] = match el.name() {
+            "RegressionTable" => &["targetCategory"],
+            "ScoreDistribution" => &["value"],
+            "SupportVectorMachine" => &["targetCategory", "alternateTargetCategory"],
+            // The priors of a NaiveBayesModel (BayesOutput/TargetValueCounts).
             "TargetValueCount"
                 if el
                     .0
                     .parent()
-                    .is_some_and(|p| p.parent().is_some_and(|g| g.has_tag_name("BayesOutput"))) =>
+                    .and_then(|p| p.parent())
+                    .is_some_and(|g| g.has_tag_name("BayesOutput")) =>
             {
-                el.attr("value")
+                &["value"]
             }
-            _ => None,
+            _ => &[],
         };
-        let alternate = match el.name() {
-            "SupportVectorMachine" => el.attr("alternateTargetCategory"),
-            _ => None,
-        };
-        let value = value.or(match el.name() {
-            "SupportVectorMachine" => el.attr("targetCategory"),
-            _ => None,
-        });
-        for v in value.into_iter().chain(alternate) {
+        for v in names.iter().filter_map(|n| el.attr(n)) {
             if !out.iter().any(|o| o == v) {
                 out.push(v.to_string());
             }

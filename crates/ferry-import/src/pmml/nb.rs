@@ -13,18 +13,13 @@
 //! The scores and their softmax (the largest score subtracted first, as JPMML does) are
 //! derived columns.
 
-use ferry_ir::{BinaryFn, CompareOp, Expr, Precision};
+use ferry_ir::{BinaryFn, CompareOp, Expr};
 
+use super::compose::{add, c, is_missing, F64};
 use super::fields::{Builder, Kind};
 use super::models::Scored;
 use super::xml::El;
 use crate::ImportError;
-
-const F64: Precision = Precision::F64;
-
-fn c(v: f64) -> Expr {
-    Expr::constant(v)
-}
 
 impl<'a, 'i> Builder<'a, 'i> {
     pub fn naive_bayes(
@@ -172,14 +167,8 @@ impl<'a, 'i> Builder<'a, 'i> {
             for (score, term) in scores.iter_mut().zip(terms) {
                 let Some(term) = term else { continue };
                 // "Missing values are ignored".
-                let term = Expr::if_else(
-                    Expr::IsMissing {
-                        x: Box::new(x.clone()),
-                    },
-                    c(0.0),
-                    term,
-                );
-                let sum = Expr::binary(BinaryFn::Add, score.clone(), term, F64);
+                let term = Expr::if_else(is_missing(x.clone()), c(0.0), term);
+                let sum = add(score.clone(), term);
                 *score = Expr::column(self.column("log likelihood", sum));
             }
         }

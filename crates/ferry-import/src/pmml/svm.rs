@@ -13,26 +13,13 @@
 //!   them when asked.
 //! * A missing input gives no prediction (JPMML refuses the row).
 
-use ferry_ir::{BinaryFn, CompareOp, Expr, Precision, UnaryFn};
+use ferry_ir::{BinaryFn, CompareOp, Expr, UnaryFn};
 
+use super::compose::{add, c, is_missing, mul, F64};
 use super::fields::{Builder, Kind};
 use super::models::Scored;
 use super::xml::{array_values, parse_number, El};
 use crate::ImportError;
-
-const F64: Precision = Precision::F64;
-
-fn c(v: f64) -> Expr {
-    Expr::constant(v)
-}
-
-fn add(a: Expr, b: Expr) -> Expr {
-    Expr::binary(BinaryFn::Add, a, b, F64)
-}
-
-fn mul(a: Expr, b: Expr) -> Expr {
-    Expr::binary(BinaryFn::Mul, a, b, F64)
-}
 
 enum Kernel {
     Linear,
@@ -109,9 +96,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                         Some(v) => Expr::compare(CompareOp::Eq, column.clone(), c(v)),
                         None => c(0.0),
                     };
-                    let missing = Expr::IsMissing {
-                        x: Box::new(column),
-                    };
+                    let missing = is_missing(column);
                     x.push(Expr::if_else(missing, c(f64::NAN), hot));
                 }
                 other => return Err(f.unsupported(format!("<{other}> in VectorFields"))),
@@ -216,20 +201,12 @@ impl<'a, 'i> Builder<'a, 'i> {
                 c(class_of(*m, "targetCategory")?),
                 c(class_of(*m, "alternateTargetCategory")?),
             );
-            let vote = Expr::if_else(
-                Expr::IsMissing {
-                    x: Box::new(f.clone()),
-                },
-                c(f64::NAN),
-                vote,
-            );
+            let vote = Expr::if_else(is_missing(f.clone()), c(f64::NAN), vote);
             ballots.push((c(1.0), Expr::column(self.column("vote", vote))));
         }
         let any_missing = ballots
             .iter()
-            .map(|(_, v)| Expr::IsMissing {
-                x: Box::new(v.clone()),
-            })
+            .map(|(_, v)| is_missing(v.clone()))
             .reduce(|a, b| Expr::binary(BinaryFn::Max, a, b, F64))
             .expect("machines");
         let any_missing = Expr::column(self.column("missing", any_missing));
