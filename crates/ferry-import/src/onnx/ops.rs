@@ -113,8 +113,31 @@ fn pass(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
 fn pass_scores(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     match ctx.input(node, 0)? {
         Value::Scores(_) | Value::Lazy { .. } => pass(ctx, node),
+        Value::Num { .. } => {
+            commit_scores(ctx, node)?;
+            pass(ctx, node)
+        }
         _ => Err(ctx.unsupported(node, "ZipMap is read on the model's probabilities only")),
     }
+}
+
+/// Input 0 of `node`, plain numeric columns that the graph treats as a classifier's
+/// output (ArgMax picks the label from them, ZipMap names them by class), becomes the
+/// model's raw scores: skl2onnx writes linear classifiers without `predict_proba`
+/// (SGD, Perceptron) and any classifier on a double input as MatMul + Add, whose
+/// scores are then the model's output as they are.
+fn commit_scores(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, elem) = num(ctx, node, 0)?;
+    let name = node.input[0].clone();
+    estimators::commit_columns(ctx, node, cols, elem, &name)?;
+    ctx.set_value(
+        &name,
+        Value::Scores(Scores {
+            transform: Transform::Identity,
+            classes: None,
+        }),
+    );
+    Ok(())
 }
 
 fn cast(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
@@ -257,6 +280,10 @@ fn select(ctx: &mut Ctx, node: &NodeProto, data: usize, index: usize) -> Result<
                 .collect();
             ctx.set_output(node, 0, Value::Num { cols: picked, elem });
         }
+        // One class's column of the scores (skl2onnx's binary RidgeClassifier and
+        // LinearSVC output the positive class's score): still the model's scores, all
+        // of whose columns ferry reports.
+        Value::Scores(scores) => ctx.set_output(node, 0, Value::Scores(scores)),
         _ => return Err(ctx.unsupported(node, "selecting from this input")),
     }
     Ok(())
@@ -490,6 +517,16 @@ fn activation(ctx: &mut Ctx, node: &NodeProto, transform: Transform) -> Result<(
             return Err(ctx.unsupported(node, "Softmax over the row axis"));
         }
     }
+    // On scores that ArgMax has already made the model's output: their transform.
+    if let Value::Scores(Scores {
+        transform: Transform::Identity,
+        classes,
+    }) = ctx.input(node, 0)?
+    {
+        let classes = classes.clone();
+        ctx.set_output(node, 0, Value::Scores(Scores { transform, classes }));
+        return Ok(());
+    }
     let (cols, elem) = num(ctx, node, 0)?;
     let name = node.input[0].clone();
     let logits = ctx.columns(cols, &name);
@@ -564,6 +601,7 @@ fn argmax(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
             );
         }
         Value::Scores(_) => {}
+        Value::Num { .. } if ctx.estimator.is_none() => commit_scores(ctx, node)?,
         _ => {
             return Err(ctx.unsupported(node, "ArgMax over columns that are not the model's scores"))
         }
