@@ -251,7 +251,7 @@ impl Evaluator {
         let preprocess = !self.model.derived.is_empty() || self.model.features.is_some();
         let n_outputs = self.model.estimator.n_outputs();
         let n_values = match &self.model.task {
-            Task::Regression => 1,
+            Task::Regression => n_outputs,
             Task::Classification { classes, .. } => classes.len(),
         };
         let classification = matches!(self.model.task, Task::Classification { .. });

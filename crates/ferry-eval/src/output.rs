@@ -43,7 +43,7 @@ pub fn to_record_batch(
     };
     for column in columns {
         let array: ArrayRef = match column.kind {
-            OutputKind::Prediction => strided(&predictions.values, n_values, 0),
+            OutputKind::Prediction(k) => strided(&predictions.values, n_values, k),
             OutputKind::Probability(k) => strided(&predictions.values, n_values, k),
             OutputKind::Raw(k) => strided(&predictions.raw, predictions.n_outputs, k),
             OutputKind::Label => {

@@ -460,7 +460,10 @@ pub fn explain(model: &Model) -> Explanation {
         format: model.source.format.clone(),
         objective: model.source.objective.clone(),
         task: match &model.task {
-            Task::Regression => "regression".into(),
+            Task::Regression => match model.estimator.n_outputs() {
+                1 => "regression".into(),
+                n => format!("regression ({n} targets)"),
+            },
             Task::Classification { .. } => "classification".into(),
         },
         label: label_rule(model),

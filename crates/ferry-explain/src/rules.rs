@@ -267,7 +267,14 @@ fn leaf_rule(
     }
     let values = transform(model.transform, &scores);
     let (prediction, probabilities) = match &model.task {
-        Task::Regression => (format!("{}", values[0]), Vec::new()),
+        Task::Regression => (
+            values
+                .iter()
+                .map(f64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            Vec::new(),
+        ),
         Task::Classification { classes, .. } => {
             let probabilities = if values.len() == 1 && classes.len() == 2 {
                 vec![1.0 - values[0], values[0]]

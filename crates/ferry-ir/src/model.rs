@@ -283,7 +283,8 @@ impl Transform {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "kind"))]
 pub enum Task {
-    /// One number per row: the transformed score.
+    /// One number per row and raw score: the transformed scores. Most regressors have
+    /// one; a multi-target regressor (scikit-learn's on a 2-D `y`) one per target.
     Regression,
     /// A label and one probability per class. With one raw score and two classes the
     /// transformed score is the probability of the second class; otherwise there is one
@@ -357,7 +358,8 @@ impl Task {
 /// Which value an output column carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputKind {
-    Prediction,
+    /// The transformed score with this index (a regressor's prediction for a target).
+    Prediction(usize),
     Label,
     /// Probability of the class with this index.
     Probability(usize),
@@ -377,15 +379,25 @@ pub struct OutputColumn {
 pub const VALIDITY_COLUMN: &str = "validity";
 
 /// The prediction columns of a model (without kept columns), in contract order:
-/// `prediction` for regression; `label`, `proba_<class>`… for classification; then with
+/// `prediction` for regression (`prediction_<i>` per target of a multi-target regressor);
+/// `label`, `proba_<class>`… for classification; then with
 /// `raw`, `raw` (one score) or `raw_<class>` / `raw_<i>`.
 pub fn output_columns(model: &Model, raw: bool) -> Vec<OutputColumn> {
     let mut columns = Vec::new();
     match &model.task {
-        Task::Regression => columns.push(OutputColumn {
-            name: "prediction".into(),
-            kind: OutputKind::Prediction,
-        }),
+        Task::Regression => {
+            let n = model.estimator.n_outputs();
+            for i in 0..n {
+                columns.push(OutputColumn {
+                    name: if n == 1 {
+                        "prediction".into()
+                    } else {
+                        format!("prediction_{i}")
+                    },
+                    kind: OutputKind::Prediction(i),
+                });
+            }
+        }
         Task::Classification { classes, .. } => {
             columns.push(OutputColumn {
                 name: "label".into(),

@@ -148,9 +148,11 @@ fn validate_outputs(model: &Model) -> Result<(), IrError> {
     }
     match &model.task {
         Task::Regression => {
-            if n != 1 {
+            // Several targets are predicted side by side: each through the transform on
+            // its own, so not a softmax across them.
+            if n != 1 && model.transform == Transform::Softmax {
                 return Err(IrError::Invalid(format!(
-                    "a regression model must have one raw score, found {n}"
+                    "a regression model with {n} targets cannot have a softmax transform"
                 )));
             }
         }

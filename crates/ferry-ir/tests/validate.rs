@@ -175,3 +175,30 @@ fn a_label_column_must_be_a_column() {
     let err = m.validate().unwrap_err().to_string();
     assert!(err.contains("label_column 1 is out of range"), "{err}");
 }
+
+#[test]
+fn a_regressor_may_have_several_targets_but_no_softmax_across_them() {
+    let mut m = model(vec![leaf(1.0)]);
+    let Estimator::Trees(ensemble) = &mut m.estimator else {
+        unreachable!()
+    };
+    ensemble.n_outputs = 2;
+    ensemble.base_score = vec![0.0, 0.0];
+    let second = Tree {
+        output: 1,
+        ..ensemble.trees[0].clone()
+    };
+    ensemble.trees.push(second);
+    m.task = Task::Regression;
+    m.transform = Transform::Identity;
+    m.validate().unwrap();
+    let names: Vec<String> = ferry_ir::output_columns(&m, false)
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["prediction_0", "prediction_1"]);
+
+    m.transform = Transform::Softmax;
+    let err = m.validate().unwrap_err().to_string();
+    assert!(err.contains("2 targets cannot have a softmax"), "{err}");
+}

@@ -27,12 +27,13 @@ fn fixture(path: &str) -> PathBuf {
 /// A fixture model, its input rows as JSON objects, and what the evaluator predicts.
 struct Case {
     name: &'static str,
+    dir: &'static str,
     model: Model,
     rows: Vec<Value>,
     expected: RecordBatch,
 }
 
-fn case(name: &'static str, dir: &str, file: &str) -> Case {
+fn case(name: &'static str, dir: &'static str, file: &str) -> Case {
     let bytes = std::fs::read(fixture(dir).join(file)).unwrap();
     let model = ferry_import::import(&bytes, &Default::default()).unwrap();
     let input = fixture(dir).join("input.csv");
@@ -52,6 +53,7 @@ fn case(name: &'static str, dir: &str, file: &str) -> Case {
     let expected = ferry_eval::to_record_batch(&model, &predictions, &columns, vec![]).unwrap();
     Case {
         name,
+        dir,
         model,
         rows,
         expected,
@@ -67,8 +69,10 @@ fn csv_rows(model: &Model, path: &Path) -> Vec<Value> {
         .map(|record| {
             let record = record.unwrap();
             let mut row = serde_json::Map::new();
-            for input in &model.inputs {
-                let cell = &record[header.iter().position(|h| *h == input.name).unwrap()];
+            for (k, input) in model.inputs.iter().enumerate() {
+                // By name, else by position (a 2-D ONNX input `X` is `X_0`, `X_1`, …).
+                let column = header.iter().position(|h| *h == input.name).unwrap_or(k);
+                let cell = &record[column];
                 let value = if cell.is_empty() {
                     Value::Null
                 } else if input.dtype == DType::Categorical && input.levels.is_some() {
@@ -214,6 +218,7 @@ fn cases() -> Vec<Case> {
         case("colors", "xgboost/xgb_categorical_binary", "model.json"),
         case("cars", "lightgbm/lgb_regression_l2", "model.txt"),
         case("multi", "lightgbm/lgb_multiclass", "model.txt"),
+        case("targets", "onnx/skl_linear_multi", "model.onnx"),
     ]
 }
 
@@ -276,13 +281,14 @@ async fn every_protocol_returns_what_the_evaluator_computes() {
                 reply["predictions"].as_array().unwrap(),
             );
         }
-        let csv = std::fs::read(fixture(match name {
-            "penguins" => "onnx/skl_pipeline_penguins/input.csv",
-            "colors" => "xgboost/xgb_categorical_binary/input.csv",
-            "cars" => "lightgbm/lgb_regression_l2/input.csv",
-            _ => "lightgbm/lgb_multiclass/input.csv",
-        }))
-        .unwrap();
+        let csv = std::fs::read_to_string(fixture(case.dir).join("input.csv")).unwrap();
+        // MLflow reads columns by name: a fixture read by position gets the model's.
+        let (header, body) = csv.split_once('\n').unwrap();
+        let csv = if header.split(',').any(|h| h == inputs[0]) {
+            csv.clone().into_bytes()
+        } else {
+            format!("{}\n{body}", inputs.join(",")).into_bytes()
+        };
         let (status, bytes, _) = call(
             &state,
             "POST",

@@ -527,7 +527,7 @@ impl<'a> Compiler<'a> {
             .collect();
         for column in output_columns(self.model, self.options.raw) {
             let value = match column.kind {
-                OutputKind::Prediction => values[0].clone(),
+                OutputKind::Prediction(i) => values[i].clone(),
                 OutputKind::Probability(i) => values[i].clone(),
                 OutputKind::Raw(i) => internal(format!("r{i}")),
                 OutputKind::Label => {

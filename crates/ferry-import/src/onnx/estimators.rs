@@ -88,30 +88,35 @@ pub(crate) fn linear_regressor(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
     let (features, elem) = features(ctx, node, true)?;
     let attrs = Attrs::new(node, ctx);
     let transform = post_transform(ctx, node, &attrs)?;
-    let targets = usize::try_from(attrs.int_or("targets", 1)?)
+    let targets = attrs.int_or("targets", 1)?;
+    let targets = usize::try_from(targets)
         .ok()
-        .filter(|t| *t == 1)
-        .ok_or_else(|| attrs.error("targets", "ferry reads single-target regressors"))?;
+        .filter(|t| (1..=super::MAX_COLUMNS).contains(t))
+        .ok_or_else(|| attrs.error("targets", format!("{targets} targets")))?;
     let coefficients = attrs.floats("coefficients");
     let n = features.len();
-    if coefficients.len() != n * targets {
+    if n == 0 || coefficients.len() != n * targets {
         return Err(attrs.error(
             "coefficients",
-            format!("{} values for {n} features", coefficients.len()),
+            format!(
+                "{} values for {n} features and {targets} targets",
+                coefficients.len()
+            ),
         ));
     }
     let intercepts = attrs.floats("intercepts");
-    let intercept = match intercepts.as_slice() {
-        [] => 0.0,
-        [b] => *b,
-        _ => return Err(attrs.error("intercepts", "expected one value")),
+    let intercepts = match intercepts.len() {
+        0 => vec![0.0; targets],
+        b if b == targets => intercepts,
+        b => return Err(attrs.error("intercepts", format!("{b} values for {targets} targets"))),
     };
     if transform != Transform::Identity {
         return Err(ctx.unsupported(node, "a post_transform on a regressor"));
     }
+    // One row of coefficients per target, as onnxruntime reads them.
     let linear = Linear {
-        coefficients: vec![coefficients],
-        intercepts: vec![intercept],
+        coefficients: coefficients.chunks(n).map(<[f64]>::to_vec).collect(),
+        intercepts,
         score_precision: elem.precision(),
     };
     set_estimator(ctx, node, Estimator::Linear(linear), features)?;
@@ -257,13 +262,13 @@ fn ensemble(
     weight_prefix: &str,
     n_targets: usize,
     average: bool,
-) -> Result<(Vec<Tree>, usize), ImportError> {
+) -> Result<(Vec<Tree>, bool), ImportError> {
     let attrs = Attrs::new(node, ctx);
     let tree_ids = attrs.ints("nodes_treeids");
     let node_ids = attrs.ints("nodes_nodeids");
     let feature_ids = attrs.ints("nodes_featureids");
     let modes = attrs.strings("nodes_modes")?;
-    let (values, _) = attrs.floats_or_tensor("nodes_values")?;
+    let (values, float32) = attrs.floats_or_tensor("nodes_values")?;
     let true_ids = attrs.ints("nodes_truenodeids");
     let false_ids = attrs.ints("nodes_falsenodeids");
     let tracks = attrs.ints("nodes_missing_value_tracks_true");
@@ -343,7 +348,6 @@ fn ensemble(
             used[*t] = true;
         }
     }
-    let n_trees = trees.len();
     let mut out = Vec::new();
     for (tree_id, nodes) in &trees {
         for (target, used) in used.iter().enumerate() {
@@ -362,7 +366,7 @@ fn ensemble(
             });
         }
     }
-    Ok((out, n_trees))
+    Ok((out, float32))
 }
 
 /// Builds the IR nodes of one tree for one target, depth first from the root (node id
@@ -546,17 +550,30 @@ fn aggregate(ctx: &Ctx, node: &NodeProto, attrs: &Attrs<'_>) -> Result<bool, Imp
     }
 }
 
+/// The precision a tree ensemble compares its features in. onnxruntime compares a
+/// double input in float64, but it refuses the graphs skl2onnx writes for a double
+/// input (a double output where the operator promises float); scikit-learn's trees
+/// cast every input to float32 and skl2onnx chose the float32 thresholds for that
+/// comparison, so a double input is rounded to float32 as scikit-learn does.
+fn comparison_elem(ctx: &Ctx, elem: Elem, float32_thresholds: bool) -> Elem {
+    if elem == Elem::F64 && float32_thresholds && ctx.producer == "skl2onnx" {
+        Elem::F32
+    } else {
+        elem
+    }
+}
+
 fn tree_ensemble(
     trees: Vec<Tree>,
     n_outputs: usize,
     base: Vec<f64>,
     average: bool,
-    elem: Elem,
+    (compare, elem): (Elem, Elem),
 ) -> TreeEnsemble {
     TreeEnsemble {
         n_outputs,
         base_score: base,
-        feature_precision: elem.precision(),
+        feature_precision: compare.precision(),
         score_precision: elem.precision(),
         aggregation: if average {
             Aggregation::Average
@@ -572,19 +589,21 @@ pub(crate) fn tree_regressor(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Impo
     let attrs = Attrs::new(node, ctx);
     let transform = post_transform(ctx, node, &attrs)?;
     let n_targets = attrs.int_or("n_targets", 1)?;
-    if n_targets != 1 {
-        return Err(attrs.error("n_targets", "ferry reads single-target regressors"));
-    }
+    let n_targets = usize::try_from(n_targets)
+        .ok()
+        .filter(|t| (1..=super::MAX_COLUMNS).contains(t))
+        .ok_or_else(|| attrs.error("n_targets", format!("{n_targets} targets")))?;
     let average = aggregate(ctx, node, &attrs)?;
     let (base, _) = attrs.floats_or_tensor("base_values")?;
-    let base = match base.as_slice() {
-        [] => vec![0.0],
-        [b] => vec![*b],
-        _ => return Err(attrs.error("base_values", "expected one value")),
+    let base = match base.len() {
+        0 => vec![0.0; n_targets],
+        b if b == n_targets => base,
+        b => return Err(attrs.error("base_values", format!("{b} values for {n_targets} targets"))),
     };
-    let (trees, _) = ensemble(ctx, node, "target", 1, average)?;
+    let (trees, float32) = ensemble(ctx, node, "target", n_targets, average)?;
     let (features, elem) = features(ctx, node, true)?;
-    let ensemble = tree_ensemble(trees, 1, base, average, elem);
+    let compare = comparison_elem(ctx, elem, float32);
+    let ensemble = tree_ensemble(trees, n_targets, base, average, (compare, elem));
     set_estimator(ctx, node, Estimator::Trees(ensemble), features)?;
     ctx.set_output(
         node,
@@ -617,9 +636,10 @@ pub(crate) fn tree_classifier(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Imp
         (b, n) if b == n => base,
         (b, n) => return Err(attrs.error("base_values", format!("{b} values for {n} scores"))),
     };
-    let (trees, _) = ensemble(ctx, node, "class", n_outputs, average)?;
+    let (trees, float32) = ensemble(ctx, node, "class", n_outputs, average)?;
     let (features, elem) = features(ctx, node, true)?;
-    let ensemble = tree_ensemble(trees, n_outputs, base, average, elem);
+    let compare = comparison_elem(ctx, elem, float32);
+    let ensemble = tree_ensemble(trees, n_outputs, base, average, (compare, elem));
     set_estimator(ctx, node, Estimator::Trees(ensemble), features)?;
     classifier_outputs(ctx, node, classes, transform);
     Ok(())
@@ -668,9 +688,10 @@ pub(crate) fn tree_ensemble_v5(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
     if leaf_targets.len() != leaf_weights.len() {
         return Err(attrs.error("leaf_weights", "length differs from leaf_targetids"));
     }
-    if n_targets != 1 {
-        return Err(attrs.error("n_targets", "ferry reads single-target regressors"));
-    }
+    let n_targets = usize::try_from(n_targets)
+        .ok()
+        .filter(|t| (1..=super::MAX_COLUMNS).contains(t))
+        .ok_or_else(|| attrs.error("n_targets", format!("{n_targets} targets")))?;
     let average = match attrs.int_or("aggregate_function", 1)? {
         1 => false,
         0 => true,
@@ -720,10 +741,10 @@ pub(crate) fn tree_ensemble_v5(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
                 return Err(ctx.node_error(node, format!("tree {t} has a cycle")));
             }
             if is_leaf {
+                // The leaf's index for now; its weight per target below.
                 let i = attrs.index("leaf_weights", id, leaf_weights.len())?;
-                out[slot] = Node::Leaf {
-                    value: leaf_weights[i],
-                };
+                attrs.index("leaf_targetids", leaf_targets[i], n_targets)?;
+                out[slot] = Node::Leaf { value: i as f64 };
                 continue;
             }
             let i = attrs.index("nodes_splits", id, n)?;
@@ -784,15 +805,48 @@ pub(crate) fn tree_ensemble_v5(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
             stack.push((r.0, r.1, right, depth + 1));
             stack.push((l.0, l.1, left, depth + 1));
         }
-        trees.push(Tree {
-            stats: None,
-            output: 0,
-            weight: 1.0,
-            nodes: out,
-        });
+        // One IR tree per target the tree's leaves add to (per target when averaged,
+        // so that the divisor is the tree count): a leaf adds to its own target only.
+        let leaf_target = |v: f64| leaf_targets[v as usize] as usize;
+        let leaves = || {
+            out.iter().filter_map(|n| match n {
+                Node::Leaf { value } => Some(*value),
+                Node::Split(_) => None,
+            })
+        };
+        for target in 0..n_targets {
+            if !average && !leaves().any(|v| leaf_target(v) == target) {
+                continue;
+            }
+            let nodes = out
+                .iter()
+                .map(|n| match n {
+                    Node::Leaf { value } => Node::Leaf {
+                        value: if leaf_target(*value) == target {
+                            leaf_weights[*value as usize]
+                        } else {
+                            0.0
+                        },
+                    },
+                    split => split.clone(),
+                })
+                .collect();
+            trees.push(Tree {
+                stats: None,
+                output: target,
+                weight: 1.0,
+                nodes,
+            });
+        }
     }
     let (features, elem) = features(ctx, node, true)?;
-    let ensemble = tree_ensemble(trees, 1, vec![0.0], average, elem);
+    let ensemble = tree_ensemble(
+        trees,
+        n_targets,
+        vec![0.0; n_targets],
+        average,
+        (elem, elem),
+    );
     set_estimator(ctx, node, Estimator::Trees(ensemble), features)?;
     ctx.set_output(
         node,

@@ -132,6 +132,8 @@ pub(crate) struct Ctx {
     values: HashMap<String, Value>,
     /// The estimator, its features (columns) and the number of raw scores.
     pub estimator: Option<(Estimator, Vec<usize>)>,
+    /// The exporter (`producer_name`): skl2onnx graphs follow scikit-learn's arithmetic.
+    pub producer: String,
 }
 
 impl Ctx {
@@ -328,6 +330,7 @@ fn translate(model: &ModelProto) -> Result<Model, ImportError> {
         levels: Vec::new(),
         values: HashMap::new(),
         estimator: None,
+        producer: model.producer_name.clone().unwrap_or_default(),
     };
 
     for init in &graph.initializer {
@@ -620,8 +623,15 @@ fn outputs_to_task(
                 })
                 .collect();
             match numeric.as_slice() {
-                [(name, cols, elem)] if cols.len() == 1 && ctx.estimator.is_none() => {
-                    ctx.estimator = Some(ctx.identity_over(cols.clone(), *elem, |_| name.to_string()));
+                [(name, cols, elem)] if ctx.estimator.is_none() => {
+                    let n = cols.len();
+                    ctx.estimator = Some(ctx.identity_over(cols.clone(), *elem, |j| {
+                        if n == 1 {
+                            name.to_string()
+                        } else {
+                            format!("{name}[{j}]")
+                        }
+                    }));
                     Ok((Task::Regression, Transform::Identity))
                 }
                 _ => Err(ImportError::Unsupported {
@@ -630,7 +640,7 @@ fn outputs_to_task(
                         "graph outputs {}",
                         outputs.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
                     ),
-                    hint: " (ferry reads a classifier's label and probabilities, or one prediction column)".into(),
+                    hint: " (ferry reads a classifier's label and probabilities, or a regressor's predictions)".into(),
                 }),
             }
         }

@@ -19,6 +19,13 @@ const HOLDOUT: usize = 4;
 
 pub fn distill(args: &DistillArgs) -> Result<()> {
     let model = model::load(&args.model)?;
+    if matches!(model.task, Task::Regression) && model.estimator.n_outputs() > 1 {
+        bail!(
+            "{}: a regressor with {} targets; distilling fits one tree to one target",
+            args.model.model,
+            model.estimator.n_outputs()
+        );
+    }
     let evaluator = Evaluator::new(&model)?;
     let options = ReadOptions {
         batch_size: 65536,

@@ -42,7 +42,10 @@ fn describe(model: &Model) -> String {
         let _ = writeln!(out, "objective:  {objective}");
     }
     let task = match &model.task {
-        Task::Regression => "regression".to_string(),
+        Task::Regression => match model.estimator.n_outputs() {
+            1 => "regression".to_string(),
+            n => format!("regression ({n} targets)"),
+        },
         Task::Classification { classes, .. } => {
             format!(
                 "classification ({} classes: {})",
