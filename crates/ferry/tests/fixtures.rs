@@ -189,7 +189,7 @@ fn compare(
             let rel = abs / w.abs().max(floor);
             let (ok, slot) = if name.starts_with("proba_") {
                 (abs <= 1e-6, &mut report.max_proba)
-            } else if name == "prediction" {
+            } else if name.starts_with("prediction") {
                 (abs <= 1e-9 || rel <= 1e-6, &mut report.max_prediction_rel)
             } else {
                 (abs <= 1e-9 || rel <= 1e-6, &mut report.max_raw_rel)
