@@ -557,3 +557,29 @@ fn predict_refuses_a_convolutional_graph_naming_the_operator() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_unknown_category_where_onnx_fails_scores_no_prediction() {
+    // skl2onnx writes OneHotEncoder(handle_unknown="infrequent_if_exist") with zeros=0:
+    // onnxruntime fails the whole batch on an unknown category. ferry gives that row
+    // no prediction (no label, NaN probabilities, as a PMML null prediction) and
+    // scores the others.
+    let model = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/onnx/skl_pipeline_penguins_poly/model.onnx");
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        dir.path(),
+        "in.csv",
+        b"bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,island,sex\n\
+          39.1,18.7,181,3750,Torgersen,male\n\
+          39.1,18.7,181,3750,Atlantis,male\n",
+    );
+    let out = stdout(ferry().arg("predict").arg(&model).arg("-i").arg(&input));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0], "label,proba_Adelie,proba_Chinstrap,proba_Gentoo",
+        "{out}"
+    );
+    assert!(lines[1].starts_with("Adelie,0.9"), "{out}");
+    assert_eq!(lines[2], ",NaN,NaN,NaN", "{out}");
+}

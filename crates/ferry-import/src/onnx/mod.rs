@@ -112,6 +112,8 @@ pub(crate) enum Value {
     Complement(Scores),
     /// The index of the highest score of the model's output.
     ArgMax,
+    /// The shape `[rows, width]` of a per-row tensor (`Shape`).
+    Shape { width: usize },
 }
 
 /// The estimator's output as seen by the nodes after it.

@@ -57,6 +57,14 @@ pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> 
         ("" | "ai.onnx", "Softmax") => activation(ctx, node, Transform::Softmax),
         ("" | "ai.onnx", "ArgMax") => argmax(ctx, node),
         ("" | "ai.onnx", "Clip") => clip(ctx, node),
+        ("" | "ai.onnx", "Split") => split(ctx, node),
+        ("" | "ai.onnx", "Shape") => shape(ctx, node),
+        ("" | "ai.onnx", "ConstantOfShape") => constant_of_shape(ctx, node),
+        ("" | "ai.onnx", "ReduceSum") => reduce(ctx, node, Reduce::Sum),
+        ("" | "ai.onnx", "ReduceProd") => reduce(ctx, node, Reduce::Prod),
+        ("" | "ai.onnx", "ReduceMean") => reduce(ctx, node, Reduce::Mean),
+        ("" | "ai.onnx", "ReduceMax") => reduce(ctx, node, Reduce::Max),
+        ("" | "ai.onnx", "ReduceMin") => reduce(ctx, node, Reduce::Min),
         ("" | "ai.onnx", "Where") => where_(ctx, node),
         ("" | "ai.onnx", "Equal") => compare(ctx, node, CompareOp::Eq),
         ("" | "ai.onnx", "Less") => compare(ctx, node, CompareOp::Lt),
@@ -820,32 +828,52 @@ fn one_hot(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     let attrs = Attrs::new(node, ctx);
     let cats = attrs.strings("cats_strings")?;
     let cat_ints = attrs.ints("cats_int64s").to_vec();
-    let zeros = attrs.int_or("zeros", 1)?;
-    if zeros == 0 {
-        return Err(ctx.unsupported(node, "zeros=0 (an error on unknown categories)"));
-    }
+    // zeros=0: an unknown category is an error in onnxruntime (scikit-learn's
+    // handle_unknown="error", which skl2onnx writes for drop="if_binary" too).
+    let unknown_fails = attrs.int_or("zeros", 1)? == 0;
     let value = ctx.input(node, 0)?.clone();
-    let mut out = Vec::new();
+    // One group of indicator columns per input column.
+    let mut groups: Vec<Vec<Expr>> = Vec::new();
     match value {
         Value::Str(cols) => {
             for col in &cols {
-                for cat in &cats {
-                    out.push(string_equals(ctx, col, cat));
-                }
+                groups.push(cats.iter().map(|c| string_equals(ctx, col, c)).collect());
             }
         }
         Value::Num { cols, .. } => {
             for col in &cols {
-                for cat in &cat_ints {
-                    out.push(Expr::compare(
-                        CompareOp::Eq,
-                        col.clone(),
-                        Expr::constant(*cat as f64),
-                    ));
-                }
+                groups.push(
+                    cat_ints
+                        .iter()
+                        .map(|cat| {
+                            Expr::compare(CompareOp::Eq, col.clone(), Expr::constant(*cat as f64))
+                        })
+                        .collect(),
+                );
             }
         }
         _ => return Err(ctx.unsupported(node, "one-hot encoding of this input")),
+    }
+    let name = node.output.first().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for (g, group) in groups.into_iter().enumerate() {
+        if !unknown_fails {
+            out.extend(group);
+            continue;
+        }
+        // The row has no prediction (missing indicators) instead of the error.
+        let group = ctx.columns(group, &format!("{name}~{g}"));
+        let known = group
+            .iter()
+            .cloned()
+            .reduce(|a, b| Expr::binary(BinaryFn::Add, a, b, Precision::F64))
+            .unwrap_or(Expr::constant(0.0));
+        let known = Expr::column(ctx.column_of(known, &format!("{name}~{g}~known")));
+        out.extend(group.into_iter().map(|e| Expr::If {
+            cond: Box::new(known.clone()),
+            then: Box::new(e),
+            otherwise: Box::new(Expr::constant(f64::NAN)),
+        }));
     }
     output_num(ctx, node, out, Elem::F32);
     Ok(())
@@ -958,6 +986,154 @@ fn clip(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
         })
         .collect();
     output_num(ctx, node, out, elem);
+    Ok(())
+}
+
+/// Split along the column axis into the sizes given (input 1, or the `split`
+/// attribute before opset 13), or into equal parts, one per output.
+fn split(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let attrs = Attrs::new(node, ctx);
+    let axis = attrs.int_or("axis", 0)?;
+    if axis != 1 && axis != -1 {
+        return Err(ctx.unsupported(node, "Split along the row axis"));
+    }
+    let (cols, elem) = num(ctx, node, 0)?;
+    let parts = node.output.len();
+    let sizes: Vec<i64> = if ctx.has_input(node, 1) {
+        match ctx.input(node, 1)? {
+            Value::Const(t) => t
+                .numbers()
+                .map(|v| v.iter().map(|x| *x as i64).collect())
+                .unwrap_or_default(),
+            _ => return Err(ctx.unsupported(node, "split sizes computed at run time")),
+        }
+    } else if !attrs.ints("split").is_empty() {
+        attrs.ints("split").to_vec()
+    } else if parts > 0 && cols.len() % parts == 0 {
+        vec![(cols.len() / parts) as i64; parts]
+    } else {
+        return Err(ctx.node_error(
+            node,
+            format!(
+                "{} columns do not split into {parts} equal parts",
+                cols.len()
+            ),
+        ));
+    };
+    if sizes.len() != parts
+        || sizes.iter().any(|s| *s < 0)
+        || sizes.iter().sum::<i64>() != cols.len() as i64
+    {
+        return Err(ctx.node_error(
+            node,
+            format!(
+                "split sizes {sizes:?} for {} columns and {parts} outputs",
+                cols.len()
+            ),
+        ));
+    }
+    let mut start = 0;
+    for (i, size) in sizes.iter().enumerate() {
+        let end = start + *size as usize;
+        ctx.set_output(
+            node,
+            i,
+            Value::Num {
+                cols: cols[start..end].to_vec(),
+                elem,
+            },
+        );
+        start = end;
+    }
+    Ok(())
+}
+
+/// The shape of a per-row tensor, for `ConstantOfShape` (skl2onnx's column of ones
+/// in PolynomialFeatures).
+fn shape(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, _) = num(ctx, node, 0)?;
+    ctx.set_output(node, 0, Value::Shape { width: cols.len() });
+    Ok(())
+}
+
+fn constant_of_shape(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let Value::Shape { width } = ctx.input(node, 0)?.clone() else {
+        return Err(ctx.unsupported(node, "a shape that is not a row tensor's"));
+    };
+    let attrs = Attrs::new(node, ctx);
+    let (value, elem) = match attrs.tensor("value")? {
+        None => (0.0, Elem::F32),
+        Some(t) => {
+            let v = t
+                .numbers()
+                .and_then(|v| v.first().copied())
+                .ok_or_else(|| attrs.error("value", "expected one number"))?;
+            (v, if t.float32 { Elem::F32 } else { Elem::F64 })
+        }
+    };
+    ctx.set_output(
+        node,
+        0,
+        Value::Num {
+            cols: vec![Expr::constant(value); width],
+            elem,
+        },
+    );
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Reduce {
+    Sum,
+    Prod,
+    Mean,
+    Max,
+    Min,
+}
+
+/// A reduction over the column axis (PolynomialFeatures multiplies the columns it
+/// selects with ReduceProd): one column, folded left to right in the input's precision.
+fn reduce(ctx: &mut Ctx, node: &NodeProto, how: Reduce) -> Result<(), ImportError> {
+    let (cols, elem) = num(ctx, node, 0)?;
+    let attrs = Attrs::new(node, ctx);
+    // `axes` is an attribute up to opset 12 (ReduceSum) / 17 (the others), then input 1.
+    let axes: Vec<i64> = if ctx.has_input(node, 1) {
+        match ctx.input(node, 1)? {
+            Value::Const(t) => t
+                .numbers()
+                .map(|v| v.iter().map(|a| *a as i64).collect())
+                .unwrap_or_default(),
+            _ => return Err(ctx.unsupported(node, "axes computed at run time")),
+        }
+    } else {
+        attrs.ints("axes").to_vec()
+    };
+    if axes.is_empty() && attrs.int_or("noop_with_empty_axes", 0)? != 0 {
+        output_num(ctx, node, cols, elem);
+        return Ok(());
+    }
+    if axes != [1] && axes != [-1] {
+        return Err(ctx.unsupported(
+            node,
+            &format!(
+                "a reduction over axes {axes:?} (ferry reduces the columns of a row: axes [1])"
+            ),
+        ));
+    }
+    let p = elem.precision();
+    let n = cols.len();
+    let fold = |f: BinaryFn| cols.iter().cloned().reduce(|a, b| Expr::binary(f, a, b, p));
+    let out = match how {
+        Reduce::Sum => fold(BinaryFn::Add),
+        Reduce::Prod => fold(BinaryFn::Mul),
+        Reduce::Max => fold(BinaryFn::Max),
+        Reduce::Min => fold(BinaryFn::Min),
+        Reduce::Mean => {
+            fold(BinaryFn::Add).map(|s| Expr::binary(BinaryFn::Div, s, Expr::constant(n as f64), p))
+        }
+    }
+    .ok_or_else(|| ctx.node_error(node, "a reduction of no columns"))?;
+    output_num(ctx, node, vec![out], elem);
     Ok(())
 }
 
