@@ -11,6 +11,7 @@
 mod error;
 mod ir_json;
 mod json;
+mod kernel;
 mod lightgbm;
 mod onnx;
 mod pmml;

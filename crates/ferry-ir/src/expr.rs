@@ -362,6 +362,31 @@ impl Expr {
         }
     }
 
+    /// Replaces every column index `c` this expression reads by `f(c)`.
+    pub fn map_columns(&mut self, f: &impl Fn(usize) -> usize) {
+        match self {
+            Expr::Column { index } => *index = f(*index),
+            Expr::Const { .. } => {}
+            Expr::Unary { x, .. } | Expr::IsMissing { x } | Expr::Lookup { x, .. } => {
+                x.map_columns(f)
+            }
+            Expr::Binary { a, b, .. } | Expr::Compare { a, b, .. } => {
+                a.map_columns(f);
+                b.map_columns(f);
+            }
+            Expr::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                cond.map_columns(f);
+                then.map_columns(f);
+                otherwise.map_columns(f);
+            }
+            Expr::Dot { columns, .. } => columns.iter_mut().for_each(|c| *c = f(*c)),
+        }
+    }
+
     /// Number of nodes (a `Dot` counts one per term); bounds evaluation and SQL size.
     pub fn size(&self) -> usize {
         match self {

@@ -5,7 +5,9 @@
 //! `If` takes the `otherwise` branch on a NULL condition. Float32 steps round after every
 //! operation, as the float32 graph does.
 
-use ferry_ir::{BinaryFn, CompareOp, Expr as Ir, Model, Precision, UnaryFn, Unseen};
+use std::borrow::Cow;
+
+use ferry_ir::{BinaryFn, CompareOp, Derived, Expr as Ir, Model, Precision, Task, UnaryFn, Unseen};
 
 use crate::dialect::Math;
 use crate::expr::{bin, internal, Expr, Op};
@@ -342,4 +344,107 @@ fn binary(f: BinaryFn, a: Expr, b: Expr) -> Result<Expr, SqlError> {
         }
         BinaryFn::Pow => power(a, b),
     })
+}
+
+/// Most terms of one dot product in one SQL expression: each term nests the sum one
+/// level deeper (two in float32, with its rounding), and ClickHouse stops at an AST
+/// depth of 1000, MariaDB at its thread stack.
+const MAX_DOT_TERMS: usize = 64;
+
+/// `model` with every longer dot product (a kernel machine over hundreds of support
+/// vectors) split into partial sums of at most [`MAX_DOT_TERMS`] terms, each a derived
+/// column of its own placed just before the column that reads it. Exact in either
+/// precision: a partial sum `s` enters the next one as the term `1·s` after a zero
+/// bias, and `0 + 1·s = s`.
+pub(crate) fn split_long_dots(model: &Model) -> Cow<'_, Model> {
+    fn has_long(e: &Ir) -> bool {
+        match e {
+            Ir::Dot { columns, .. } => columns.len() > MAX_DOT_TERMS,
+            Ir::Column { .. } | Ir::Const { .. } => false,
+            Ir::Unary { x, .. } | Ir::IsMissing { x } | Ir::Lookup { x, .. } => has_long(x),
+            Ir::Binary { a, b, .. } | Ir::Compare { a, b, .. } => has_long(a) || has_long(b),
+            Ir::If {
+                cond,
+                then,
+                otherwise,
+            } => has_long(cond) || has_long(then) || has_long(otherwise),
+        }
+    }
+    /// Splits the long dot products in `e`, appending their partial sums to `out`.
+    fn split(e: &mut Ir, out: &mut Vec<Derived>, n_inputs: usize, name: &str) {
+        match e {
+            Ir::Dot {
+                columns,
+                weights,
+                bias,
+                precision,
+            } => {
+                while columns.len() > MAX_DOT_TERMS {
+                    // The first terms (with the bias) become a column; the rest follow.
+                    let rest_columns = columns.split_off(MAX_DOT_TERMS);
+                    let rest_weights = weights.split_off(MAX_DOT_TERMS);
+                    out.push(Derived {
+                        name: format!("{name}~part{}", out.len()),
+                        expr: Ir::Dot {
+                            columns: std::mem::replace(columns, rest_columns),
+                            weights: std::mem::replace(weights, rest_weights),
+                            bias: *bias,
+                            precision: *precision,
+                        },
+                    });
+                    columns.insert(0, n_inputs + out.len() - 1);
+                    weights.insert(0, 1.0);
+                    *bias = 0.0;
+                }
+            }
+            Ir::Column { .. } | Ir::Const { .. } => {}
+            Ir::Unary { x, .. } | Ir::IsMissing { x } | Ir::Lookup { x, .. } => {
+                split(x, out, n_inputs, name)
+            }
+            Ir::Binary { a, b, .. } | Ir::Compare { a, b, .. } => {
+                split(a, out, n_inputs, name);
+                split(b, out, n_inputs, name);
+            }
+            Ir::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                split(cond, out, n_inputs, name);
+                split(then, out, n_inputs, name);
+                split(otherwise, out, n_inputs, name);
+            }
+        }
+    }
+    if !model.derived.iter().any(|d| has_long(&d.expr)) {
+        return Cow::Borrowed(model);
+    }
+    let n_inputs = model.inputs.len();
+    let mut derived: Vec<Derived> = Vec::with_capacity(model.derived.len());
+    // New index of each old derived column.
+    let mut moved: Vec<usize> = Vec::with_capacity(model.derived.len());
+    for d in &model.derived {
+        let mut expr = d.expr.clone();
+        expr.map_columns(&|c| if c < n_inputs { c } else { moved[c - n_inputs] });
+        split(&mut expr, &mut derived, n_inputs, &d.name);
+        derived.push(Derived {
+            name: d.name.clone(),
+            expr,
+        });
+        moved.push(n_inputs + derived.len() - 1);
+    }
+    let column = |c: usize| if c < n_inputs { c } else { moved[c - n_inputs] };
+    let mut out = model.clone();
+    out.derived = derived;
+    if let Some(features) = &mut out.features {
+        features.iter_mut().for_each(|c| *c = column(*c));
+    }
+    if let Task::Classification {
+        label_column: Some(c),
+        ..
+    } = &mut out.task
+    {
+        *c = column(*c);
+    }
+    Cow::Owned(out)
 }

@@ -27,6 +27,7 @@ pub fn compile_function(
         dialect: dialect.name(),
         feature: "function form in ferry yet (use --view)",
     })?;
+    let model = &*crate::derived::split_long_dots(model);
     let mut out = String::new();
     match style {
         FunctionStyle::DuckDbTableMacro => {

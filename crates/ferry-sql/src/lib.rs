@@ -62,7 +62,8 @@ pub fn compile(
     options: &Options,
 ) -> Result<String, SqlError> {
     check(model, options)?;
-    Compiler::new(model, dialect, options, None).query()
+    let model = derived::split_long_dots(model);
+    Compiler::new(&model, dialect, options, None).query()
 }
 
 /// One `SELECT items FROM source`.

@@ -76,7 +76,11 @@ fn post_transform(
 }
 
 /// Class labels as strings: `classlabels_strings`, or the integers as decimal text.
-fn class_labels(attrs: &Attrs<'_>, ints: &str, strings: &str) -> Result<Vec<String>, ImportError> {
+pub(crate) fn class_labels(
+    attrs: &Attrs<'_>,
+    ints: &str,
+    strings: &str,
+) -> Result<Vec<String>, ImportError> {
     let names = attrs.strings(strings)?;
     if !names.is_empty() {
         return Ok(names);
@@ -138,6 +142,7 @@ fn classifier_outputs(ctx: &mut Ctx, node: &NodeProto, classes: Vec<String>, tra
         0,
         Value::Label {
             classes: classes.clone(),
+            column: None,
         },
     );
     ctx.set_output(

@@ -13,6 +13,7 @@
 mod estimators;
 mod ops;
 mod proto;
+mod svm;
 mod tensor;
 
 use std::collections::HashMap;
@@ -99,8 +100,12 @@ pub(crate) enum Value {
     Const(Tensor),
     /// The estimator's scores after `transform`: the model's main output.
     Scores(Scores),
-    /// The class the estimator predicts.
-    Label { classes: Vec<String> },
+    /// The class the estimator predicts; `column` holds its class index where the
+    /// label is not the highest score (an SVM's votes).
+    Label {
+        classes: Vec<String>,
+        column: Option<usize>,
+    },
     /// `Sigmoid`/`Softmax` of columns: the output transform when the columns turn out
     /// to be a network's last layer, ordinary columns otherwise.
     Lazy {
@@ -578,12 +583,8 @@ fn outputs_to_task(
             _ => None,
         }) {
             ctx.estimator = Some(ctx.identity_over(logits, elem, |j| format!("{name}[{j}]")));
-            let label = outputs.iter().find_map(|(_, v)| match v {
-                Value::Label { classes } => Some(classes.clone()),
-                _ => None,
-            });
-            return Ok(match label {
-                Some(classes) => (Task::classification(classes), transform),
+            return Ok(match label_of(outputs) {
+                Some(task) => (task, transform),
                 None => (Task::Regression, transform),
             });
         }
@@ -596,23 +597,48 @@ fn outputs_to_task(
         }),
         _ => None,
     });
-    let label = outputs.iter().find_map(|(_, v)| match v {
-        Value::Label { classes } => Some(classes.clone()),
-        _ => None,
-    });
-    match (scores, label) {
-        (Some(scores), label) => {
-            let classes = scores.classes.or(label);
-            match classes {
-                Some(classes) => Ok((Task::classification(classes), scores.transform)),
-                None => Ok((Task::Regression, scores.transform)),
+    match (scores, label_of(outputs)) {
+        (Some(scores), label) => match (scores.classes, label) {
+            (Some(classes), label) => {
+                let label_column = label.and_then(|t| match t {
+                    Task::Classification { label_column, .. } => label_column,
+                    Task::Regression => None,
+                });
+                let task = Task::Classification {
+                    classes,
+                    label_order: None,
+                    label_column,
+                };
+                Ok((task, scores.transform))
+            }
+            (None, Some(task)) => Ok((task, scores.transform)),
+            (None, None) => Ok((Task::Regression, scores.transform)),
+        },
+        // The class scores computed column by column after the estimator (an SVM's
+        // one-vs-rest decision function): the estimator is the identity over them.
+        (None, Some(task)) => {
+            let n = match &task {
+                Task::Classification { classes, .. } => classes.len(),
+                Task::Regression => 0,
+            };
+            let scores = outputs.iter().find_map(|(name, v)| match v {
+                Value::Num { cols, elem } if cols.len() == n && ctx.estimator.is_none() => {
+                    Some((*name, cols.clone(), *elem))
+                }
+                _ => None,
+            });
+            match scores {
+                Some((name, cols, elem)) => {
+                    ctx.estimator = Some(ctx.identity_over(cols, elem, |j| format!("{name}[{j}]")));
+                    Ok((task, Transform::Identity))
+                }
+                None => Err(ImportError::Unsupported {
+                    format: FORMAT,
+                    what: "a classifier whose graph outputs only the label".into(),
+                    hint: " (ferry needs one score or probability per class too)".into(),
+                }),
             }
         }
-        (None, Some(_)) => Err(ImportError::Unsupported {
-            format: FORMAT,
-            what: "a classifier whose graph outputs only the label".into(),
-            hint: " (ferry needs the probabilities output too)".into(),
-        }),
         (None, None) => {
             // A regressor whose prediction is computed column by column (a network's
             // last layer, a pipeline ending in arithmetic): the estimator is the identity
@@ -647,6 +673,18 @@ fn outputs_to_task(
             }
         }
     }
+}
+
+/// The classification a graph's label output states, with its label column if any.
+fn label_of(outputs: &[(&str, Value)]) -> Option<Task> {
+    outputs.iter().find_map(|(_, v)| match v {
+        Value::Label { classes, column } => Some(Task::Classification {
+            classes: classes.clone(),
+            label_order: None,
+            label_column: *column,
+        }),
+        _ => None,
+    })
 }
 
 /// A linear estimator that passes `n` features through as raw scores: `0 + 1·x` is `x`

@@ -20,6 +20,8 @@ pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> 
         ("ai.onnx.ml", "TreeEnsembleRegressor") => estimators::tree_regressor(ctx, node),
         ("ai.onnx.ml", "TreeEnsembleClassifier") => estimators::tree_classifier(ctx, node),
         ("ai.onnx.ml", "TreeEnsemble") => estimators::tree_ensemble_v5(ctx, node),
+        ("ai.onnx.ml", "SVMRegressor") => super::svm::svm_regressor(ctx, node),
+        ("ai.onnx.ml", "SVMClassifier") => super::svm::svm_classifier(ctx, node),
         ("ai.onnx.ml", "Scaler") => scaler(ctx, node),
         ("ai.onnx.ml", "Imputer") => imputer(ctx, node),
         ("ai.onnx.ml", "Normalizer") => normalizer(ctx, node),
@@ -36,6 +38,7 @@ pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> 
         ("" | "ai.onnx", "Concat") => concat(ctx, node),
         ("" | "ai.onnx", "Gather") => gather(ctx, node),
         ("" | "ai.onnx", "Add") => arithmetic(ctx, node, BinaryFn::Add),
+        ("" | "ai.onnx", "Sum") => sum(ctx, node),
         ("" | "ai.onnx", "Sub") => arithmetic(ctx, node, BinaryFn::Sub),
         ("" | "ai.onnx", "Mul") => arithmetic(ctx, node, BinaryFn::Mul),
         ("" | "ai.onnx", "Div") => arithmetic(ctx, node, BinaryFn::Div),
@@ -312,7 +315,14 @@ fn array_feature_extractor(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Import
             Data::Num(v) => v.iter().map(|c| format_number(*c)).collect(),
             Data::Str(v) => v.clone(),
         };
-        ctx.set_output(node, 0, Value::Label { classes });
+        ctx.set_output(
+            node,
+            0,
+            Value::Label {
+                classes,
+                column: None,
+            },
+        );
         return Ok(());
     }
     select(ctx, node, 0, 1)
@@ -338,6 +348,29 @@ fn broadcast(v: &[Expr], n: usize, j: usize) -> Option<Expr> {
 
 /// Elementwise arithmetic with numpy broadcasting over columns: `[N, k] op [k]`,
 /// `[N, k] op [N, k]`, `[N, k] op scalar`.
+/// `Sum` of any number of inputs, broadcast over columns, added left to right.
+fn sum(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (mut acc, mut elem) = num(ctx, node, 0)?;
+    for i in 1..node.input.len() {
+        let (b, eb) = num(ctx, node, i)?;
+        if eb == Elem::F32 {
+            elem = Elem::F32;
+        }
+        let n = acc.len().max(b.len());
+        acc = (0..n)
+            .map(|j| match (broadcast(&acc, n, j), broadcast(&b, n, j)) {
+                (Some(x), Some(y)) => Ok(Expr::binary(BinaryFn::Add, x, y, elem.precision())),
+                _ => Err(ctx.node_error(
+                    node,
+                    format!("cannot broadcast {} columns with {}", acc.len(), b.len()),
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    output_num(ctx, node, acc, elem);
+    Ok(())
+}
+
 fn arithmetic(ctx: &mut Ctx, node: &NodeProto, f: BinaryFn) -> Result<(), ImportError> {
     // 1 - p of a logistic output (skl2onnx's binary network classifier).
     if f == BinaryFn::Sub {

@@ -19,37 +19,30 @@ use super::compose::{add, c, is_missing, mul, F64};
 use super::fields::{Builder, Kind};
 use super::models::Scored;
 use super::xml::{array_values, parse_number, El};
+use crate::kernel::Kernel;
 use crate::ImportError;
 
-enum Kernel {
-    Linear,
-    Polynomial { gamma: f64, coef0: f64, degree: f64 },
-    RadialBasis { gamma: f64 },
-    Sigmoid { gamma: f64, coef0: f64 },
-}
-
-impl Kernel {
-    fn of(model: El<'_, '_>) -> Result<Kernel, ImportError> {
-        for k in model.elements() {
-            return Ok(match k.name() {
-                "LinearKernelType" => Kernel::Linear,
-                "PolynomialKernelType" => Kernel::Polynomial {
-                    gamma: k.f64_or("gamma", 1.0)?,
-                    coef0: k.f64_or("coef0", 1.0)?,
-                    degree: k.f64_or("degree", 1.0)?,
-                },
-                "RadialBasisKernelType" => Kernel::RadialBasis {
-                    gamma: k.f64_or("gamma", 1.0)?,
-                },
-                "SigmoidKernelType" => Kernel::Sigmoid {
-                    gamma: k.f64_or("gamma", 1.0)?,
-                    coef0: k.f64_or("coef0", 1.0)?,
-                },
-                _ => continue,
-            });
-        }
-        Err(model.error("a SupportVectorMachineModel needs a kernel type"))
+/// The kernel of a SupportVectorMachineModel.
+fn kernel_of(model: El<'_, '_>) -> Result<Kernel, ImportError> {
+    for k in model.elements() {
+        return Ok(match k.name() {
+            "LinearKernelType" => Kernel::Linear,
+            "PolynomialKernelType" => Kernel::Poly {
+                gamma: k.f64_or("gamma", 1.0)?,
+                coef0: k.f64_or("coef0", 1.0)?,
+                degree: k.f64_or("degree", 1.0)?,
+            },
+            "RadialBasisKernelType" => Kernel::Rbf {
+                gamma: k.f64_or("gamma", 1.0)?,
+            },
+            "SigmoidKernelType" => Kernel::Sigmoid {
+                gamma: k.f64_or("gamma", 1.0)?,
+                coef0: k.f64_or("coef0", 1.0)?,
+            },
+            _ => continue,
+        });
     }
+    Err(model.error("a SupportVectorMachineModel needs a kernel type"))
 }
 
 impl<'a, 'i> Builder<'a, 'i> {
@@ -70,7 +63,7 @@ impl<'a, 'i> Builder<'a, 'i> {
         if model.attr("alternateBinaryTargetCategory").is_some() {
             return Err(model.unsupported("alternateBinaryTargetCategory"));
         }
-        let kernel = Kernel::of(model)?;
+        let kernel = kernel_of(model)?;
         let dictionary = model.req_child("VectorDictionary")?;
 
         // The input vector, one column per VectorFields entry.
@@ -281,7 +274,7 @@ fn kernel_expr(kernel: &Kernel, x: &[usize], v: &[f64]) -> Expr {
     };
     match *kernel {
         Kernel::Linear => dot(),
-        Kernel::Polynomial {
+        Kernel::Poly {
             gamma,
             coef0,
             degree,
@@ -291,7 +284,7 @@ fn kernel_expr(kernel: &Kernel, x: &[usize], v: &[f64]) -> Expr {
             c(degree),
             F64,
         ),
-        Kernel::RadialBasis { gamma } => {
+        Kernel::Rbf { gamma } => {
             // Σ (x_j - v_j)² from 0, in order.
             let squared = x
                 .iter()
