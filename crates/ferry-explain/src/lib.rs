@@ -285,8 +285,9 @@ fn label_rule(model: &Model) -> Option<String> {
     };
     match (label_column, label_order) {
         (Some(c), _) => Some(format!(
-            "the class whose index `{}` holds (the model's own rule: a tree node's score, \
-             or the vote with ties to the earliest vote), not necessarily the most probable",
+            "the class whose index `{}` holds (the model's own rule: a PMML tree node's \
+             score, a vote, an SVM's one-against-one votes), not necessarily the one with \
+             the highest score",
             column_name(model, *c)
         )),
         (None, Some(order)) => Some(format!(

@@ -119,6 +119,9 @@ pub(crate) enum Value {
     ArgMax,
     /// The shape `[rows, width]` of a per-row tensor (`Shape`).
     Shape { width: usize },
+    /// A graph input that is one map per row (DictVectorizer, CastMap): its keys become
+    /// input columns when a node names them.
+    Map { string_keys: bool, elem: Elem },
 }
 
 /// The estimator's output as seen by the nodes after it.
@@ -428,9 +431,10 @@ fn graph_input(ctx: &mut Ctx, input: &proto::ValueInfoProto) -> Result<Value, Im
         field: format!("graph input `{name}`"),
         message,
     };
-    let Some(TypeValue::TensorType(t)) = input.r#type.as_ref().and_then(|t| t.value.as_ref())
-    else {
-        return Err(bad("expected a tensor input".into()));
+    let t = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(TypeValue::TensorType(t)) => t,
+        Some(TypeValue::MapType(m)) => return map_input(m).map_err(bad),
+        _ => return Err(bad("expected a tensor or a map input".into())),
     };
     let dims: Vec<Option<i64>> = t
         .shape
@@ -519,6 +523,67 @@ fn graph_input(ctx: &mut Ctx, input: &proto::ValueInfoProto) -> Result<Value, Im
     } else {
         Value::Num { cols, elem }
     })
+}
+
+/// A map input `map(string|int64, float|double)`: each key a column, named when a
+/// DictVectorizer or CastMap lists the keys.
+fn map_input(m: &proto::type_proto::Map) -> Result<Value, String> {
+    use proto::tensor_proto::DataType;
+    use proto::type_proto::Value as TypeValue;
+    let string_keys = match DataType::try_from(m.key_type.unwrap_or(0)) {
+        Ok(DataType::String) => true,
+        Ok(DataType::Int64) => false,
+        _ => return Err("a map input needs string or int64 keys".into()),
+    };
+    let value = m.value_type.as_ref().and_then(|t| t.value.as_ref());
+    let elem = match value {
+        Some(TypeValue::TensorType(t)) => match DataType::try_from(t.elem_type.unwrap_or(0)) {
+            Ok(DataType::Float) => Elem::F32,
+            Ok(DataType::Double) => Elem::F64,
+            Ok(DataType::Int64 | DataType::Int32) => Elem::Int,
+            _ => return Err("a map input needs float, double or integer values".into()),
+        },
+        _ => return Err("a map input needs tensor values".into()),
+    };
+    Ok(Value::Map { string_keys, elem })
+}
+
+/// The column of map key `key`: an input named after it (created on first use). A
+/// key the row's map lacks is 0, as DictVectorizer and CastMap read it; in a table
+/// that is an empty cell.
+pub(crate) fn map_column(ctx: &mut Ctx, key: &str, elem: Elem) -> Expr {
+    let index = match ctx.inputs.iter().position(|i| i.name == key) {
+        Some(i) => i,
+        None => {
+            ctx.inputs.push(Input {
+                name: key.to_string(),
+                dtype: match elem {
+                    Elem::F32 => DType::Float32,
+                    Elem::Int => DType::Int64,
+                    _ => DType::Float64,
+                },
+                nullable: true,
+                levels: None,
+                unseen: Unseen::Missing,
+                range: None,
+            });
+            ctx.levels.push(Vec::new());
+            ctx.inputs.len() - 1
+        }
+    };
+    let x = Expr::column(index);
+    let x = if elem == Elem::F32 {
+        Expr::unary(UnaryFn::Cast, x, Precision::F32)
+    } else {
+        x
+    };
+    Expr::If {
+        cond: Box::new(Expr::IsMissing {
+            x: Box::new(Expr::column(index)),
+        }),
+        then: Box::new(Expr::constant(0.0)),
+        otherwise: Box::new(x),
+    }
 }
 
 /// Nodes in an order where every input is produced before it is read (Kahn's algorithm);

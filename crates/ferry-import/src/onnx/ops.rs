@@ -31,6 +31,8 @@ pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> 
         ("ai.onnx.ml", "ArrayFeatureExtractor") => array_feature_extractor(ctx, node),
         ("ai.onnx.ml", "FeatureVectorizer") => concat(ctx, node),
         ("ai.onnx.ml", "ZipMap") => pass_scores(ctx, node),
+        ("ai.onnx.ml", "DictVectorizer") => dict_vectorizer(ctx, node),
+        ("ai.onnx.ml", "CastMap") => cast_map(ctx, node),
         ("" | "ai.onnx", "Identity" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze") => {
             pass(ctx, node)
         }
@@ -1019,6 +1021,78 @@ fn clip(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
         })
         .collect();
     output_num(ctx, node, out, elem);
+    Ok(())
+}
+
+/// DictVectorizer: one column per vocabulary key, in vocabulary order.
+fn dict_vectorizer(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let Value::Map { string_keys, elem } = ctx.input(node, 0)?.clone() else {
+        return Err(ctx.unsupported(node, "DictVectorizer of an input that is not a map"));
+    };
+    let attrs = Attrs::new(node, ctx);
+    let keys: Vec<String> = if string_keys {
+        attrs.strings("string_vocabulary")?
+    } else {
+        attrs
+            .ints("int64_vocabulary")
+            .iter()
+            .map(i64::to_string)
+            .collect()
+    };
+    if keys.is_empty() || keys.len() > MAX_COLUMNS {
+        return Err(attrs.error("string_vocabulary", format!("{} keys", keys.len())));
+    }
+    let cols = keys
+        .iter()
+        .map(|k| super::map_column(ctx, k, elem))
+        .collect();
+    output_num(
+        ctx,
+        node,
+        cols,
+        if elem == Elem::F32 {
+            Elem::F32
+        } else {
+            Elem::F64
+        },
+    );
+    Ok(())
+}
+
+/// CastMap of an int64-keyed map in SPARSE form: columns `0 … max_map-1`, a key the
+/// map lacks being 0. The DENSE form takes as many columns as the row's map has keys,
+/// which no fixed table has.
+fn cast_map(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let Value::Map {
+        string_keys: false,
+        elem,
+    } = ctx.input(node, 0)?.clone()
+    else {
+        return Err(ctx.unsupported(node, "CastMap of an input that is not an int64-keyed map"));
+    };
+    let attrs = Attrs::new(node, ctx);
+    if attrs.string_or("map_form", "DENSE")? != "SPARSE" {
+        return Err(ctx.unsupported(
+            node,
+            "CastMap map_form DENSE (as many columns as the row's map has keys); ferry reads SPARSE",
+        ));
+    }
+    let cast_to = attrs.string_or("cast_to", "TO_FLOAT")?;
+    if cast_to != "TO_FLOAT" {
+        return Err(ctx.unsupported(node, &format!("CastMap cast_to {cast_to}")));
+    }
+    let n = attrs.int_or("max_map", 1)?;
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_COLUMNS).contains(n))
+        .ok_or_else(|| attrs.error("max_map", format!("{n} columns")))?;
+    let cols = (0..n)
+        .map(|k| {
+            let x = super::map_column(ctx, &k.to_string(), elem);
+            Expr::unary(UnaryFn::Cast, x, Precision::F32)
+        })
+        .collect();
+    output_num(ctx, node, cols, Elem::F32);
     Ok(())
 }
 

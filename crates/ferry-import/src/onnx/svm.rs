@@ -120,9 +120,10 @@ fn inputs(ctx: &Ctx, node: &NodeProto) -> Result<Vec<Expr>, ImportError> {
     }
 }
 
-/// One derived column per support vector: its kernel value.
+/// One derived column per support vector: its kernel value, named after the node's
+/// score output.
 fn kernel_columns(ctx: &mut Ctx, node: &NodeProto, m: &Machines, x: &[Expr]) -> Vec<usize> {
-    let name = node.output.first().cloned().unwrap_or_default();
+    let name = node.output.last().cloned().unwrap_or_default();
     m.vectors
         .iter()
         .enumerate()
