@@ -228,6 +228,10 @@ const ONNX_LOSSY: &[(&str, &str)] = &[
     ),
     ("lgb_onnx_multiclass", "as lgb_onnx_binary"),
     (
+        "xgb_onnx_poisson",
+        "onnxmltools writes exp(sum of the trees) times the base score where XGBoost computes exp(sum + ln base score) in float32: about 1e-6 of the value apart",
+    ),
+    (
         "lgb_onnx_categorical",
         "as lgb_onnx_binary (the category splits, BRANCH_EQ chains, agree with LightGBM on the integer codes)",
     ),

@@ -51,12 +51,9 @@ fn set_estimator(
     estimator: Estimator,
     features: Vec<usize>,
 ) -> Result<(), ImportError> {
-    if ctx.estimator.is_some() {
-        return Err(ctx.unsupported(
-            node,
-            "the graph has a second estimator (stacked or combined models)",
-        ));
-    }
+    // A second estimator: the first one's scores feed it (stacking) or are combined
+    // with its scores (voting) as columns.
+    super::demote::demote(ctx, node)?;
     ctx.estimator = Some((estimator, features));
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! it (scalers, imputers, dense layers, tree comparisons, score sums), a `double` tensor
 //! float64; tree thresholds and leaf weights are the values stored in the file.
 
+mod demote;
 mod estimators;
 mod ops;
 mod proto;
@@ -115,6 +116,10 @@ pub(crate) enum Value {
     },
     /// `1 - p` of a single logistic score, waiting to be concatenated with `p`.
     Complement(Scores),
+    /// Some columns of the model's scores (ArrayFeatureExtractor): still the model's
+    /// scores as an output (all of whose columns ferry reports), these columns where a
+    /// later node computes with them.
+    Picked { scores: Scores, columns: Vec<usize> },
     /// The index of the highest score of the model's output.
     ArgMax,
     /// The shape `[rows, width]` of a per-row tensor (`Shape`).
@@ -655,7 +660,7 @@ fn outputs_to_task(
         }
     }
     let scores = outputs.iter().find_map(|(_, v)| match v {
-        Value::Scores(s) => Some(s.clone()),
+        Value::Scores(s) | Value::Picked { scores: s, .. } => Some(s.clone()),
         Value::Lazy { transform, .. } => Some(Scores {
             transform: *transform,
             classes: None,

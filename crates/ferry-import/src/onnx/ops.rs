@@ -84,7 +84,14 @@ pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> 
 }
 
 /// The numeric columns of input `i`, with the precision of their element type.
-fn num(ctx: &Ctx, node: &NodeProto, i: usize) -> Result<(Vec<Expr>, Elem), ImportError> {
+fn num(ctx: &mut Ctx, node: &NodeProto, i: usize) -> Result<(Vec<Expr>, Elem), ImportError> {
+    // Computing with an estimator's scores: the estimator becomes columns.
+    if matches!(
+        ctx.input(node, i)?,
+        Value::Scores(_) | Value::Picked { .. } | Value::Complement(_)
+    ) {
+        super::demote::demote(ctx, node)?;
+    }
     match ctx.input(node, i)? {
         Value::Num { cols, elem } => Ok((cols.clone(), *elem)),
         Value::Const(t) => match &t.data {
@@ -190,7 +197,11 @@ fn cast(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
             _ => return Err(ctx.unsupported(node, &format!("a cast of numbers to type {to}"))),
         },
         // Labels and scores keep their meaning through casts (int64 labels, float probabilities).
-        v @ (Value::Label { .. } | Value::Scores(_) | Value::Lazy { .. } | Value::ArgMax) => v,
+        v @ (Value::Label { .. }
+        | Value::Scores(_)
+        | Value::Picked { .. }
+        | Value::Lazy { .. }
+        | Value::ArgMax) => v,
         Value::Str(cols) if to_type == Some(DataType::String) => Value::Str(cols),
         _ => return Err(ctx.unsupported(node, &format!("a cast to type {to}"))),
     };
@@ -296,7 +307,14 @@ fn select(ctx: &mut Ctx, node: &NodeProto, data: usize, index: usize) -> Result<
         // One class's column of the scores (skl2onnx's binary RidgeClassifier and
         // LinearSVC output the positive class's score): still the model's scores, all
         // of whose columns ferry reports.
-        Value::Scores(scores) => ctx.set_output(node, 0, Value::Scores(scores)),
+        Value::Scores(scores) | Value::Picked { scores, .. } => {
+            let width = match &scores.classes {
+                Some(c) => c.len(),
+                None => ctx.estimator.as_ref().map_or(0, |(e, _)| e.n_outputs()),
+            };
+            let columns = indices(ctx, node, index, width)?;
+            ctx.set_output(node, 0, Value::Picked { scores, columns });
+        }
         _ => return Err(ctx.unsupported(node, "selecting from this input")),
     }
     Ok(())
@@ -586,7 +604,7 @@ fn activation(ctx: &mut Ctx, node: &NodeProto, transform: Transform) -> Result<(
 }
 
 /// A lazy activation as plain columns.
-fn lazy_columns(logits: &[Expr], transform: Transform, elem: Elem) -> Vec<Expr> {
+pub(crate) fn lazy_columns(logits: &[Expr], transform: Transform, elem: Elem) -> Vec<Expr> {
     let p = elem.precision();
     match transform {
         Transform::Softmax => {
@@ -1099,12 +1117,12 @@ fn cast_map(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
 /// Split along the column axis into the sizes given (input 1, or the `split`
 /// attribute before opset 13), or into equal parts, one per output.
 fn split(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, elem) = num(ctx, node, 0)?;
     let attrs = Attrs::new(node, ctx);
     let axis = attrs.int_or("axis", 0)?;
     if axis != 1 && axis != -1 {
         return Err(ctx.unsupported(node, "Split along the row axis"));
     }
-    let (cols, elem) = num(ctx, node, 0)?;
     let parts = node.output.len();
     let sizes: Vec<i64> = if ctx.has_input(node, 1) {
         match ctx.input(node, 1)? {
