@@ -337,28 +337,40 @@ impl Expr {
         }
     }
 
-    /// Calls `f` on every column index this expression reads.
-    pub fn for_each_column(&self, f: &mut impl FnMut(usize)) {
+    /// The expressions this one is computed from.
+    pub fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::Column { index } => f(*index),
-            Expr::Const { .. } => {}
-            Expr::Unary { x, .. } | Expr::IsMissing { x } | Expr::Lookup { x, .. } => {
-                x.for_each_column(f)
-            }
-            Expr::Binary { a, b, .. } | Expr::Compare { a, b, .. } => {
-                a.for_each_column(f);
-                b.for_each_column(f);
-            }
+            Expr::Column { .. } | Expr::Const { .. } | Expr::Dot { .. } => Vec::new(),
+            Expr::Unary { x, .. } | Expr::IsMissing { x } | Expr::Lookup { x, .. } => vec![x],
+            Expr::Binary { a, b, .. } | Expr::Compare { a, b, .. } => vec![a, b],
             Expr::If {
                 cond,
                 then,
                 otherwise,
-            } => {
-                cond.for_each_column(f);
-                then.for_each_column(f);
-                otherwise.for_each_column(f);
-            }
+            } => vec![cond, then, otherwise],
+        }
+    }
+
+    /// [`Expr::children`], to change them.
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match self {
+            Expr::Column { .. } | Expr::Const { .. } | Expr::Dot { .. } => Vec::new(),
+            Expr::Unary { x, .. } | Expr::IsMissing { x } | Expr::Lookup { x, .. } => vec![x],
+            Expr::Binary { a, b, .. } | Expr::Compare { a, b, .. } => vec![a, b],
+            Expr::If {
+                cond,
+                then,
+                otherwise,
+            } => vec![cond, then, otherwise],
+        }
+    }
+
+    /// Calls `f` on every column index this expression reads.
+    pub fn for_each_column(&self, f: &mut impl FnMut(usize)) {
+        match self {
+            Expr::Column { index } => f(*index),
             Expr::Dot { columns, .. } => columns.iter().for_each(|c| f(*c)),
+            e => e.children().into_iter().for_each(|x| x.for_each_column(f)),
         }
     }
 
@@ -366,24 +378,8 @@ impl Expr {
     pub fn map_columns(&mut self, f: &impl Fn(usize) -> usize) {
         match self {
             Expr::Column { index } => *index = f(*index),
-            Expr::Const { .. } => {}
-            Expr::Unary { x, .. } | Expr::IsMissing { x } | Expr::Lookup { x, .. } => {
-                x.map_columns(f)
-            }
-            Expr::Binary { a, b, .. } | Expr::Compare { a, b, .. } => {
-                a.map_columns(f);
-                b.map_columns(f);
-            }
-            Expr::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                cond.map_columns(f);
-                then.map_columns(f);
-                otherwise.map_columns(f);
-            }
             Expr::Dot { columns, .. } => columns.iter_mut().for_each(|c| *c = f(*c)),
+            e => e.children_mut().into_iter().for_each(|x| x.map_columns(f)),
         }
     }
 

@@ -358,62 +358,39 @@ const MAX_DOT_TERMS: usize = 64;
 /// bias, and `0 + 1·s = s`.
 pub(crate) fn split_long_dots(model: &Model) -> Cow<'_, Model> {
     fn has_long(e: &Ir) -> bool {
-        match e {
-            Ir::Dot { columns, .. } => columns.len() > MAX_DOT_TERMS,
-            Ir::Column { .. } | Ir::Const { .. } => false,
-            Ir::Unary { x, .. } | Ir::IsMissing { x } | Ir::Lookup { x, .. } => has_long(x),
-            Ir::Binary { a, b, .. } | Ir::Compare { a, b, .. } => has_long(a) || has_long(b),
-            Ir::If {
-                cond,
-                then,
-                otherwise,
-            } => has_long(cond) || has_long(then) || has_long(otherwise),
-        }
+        matches!(e, Ir::Dot { columns, .. } if columns.len() > MAX_DOT_TERMS)
+            || e.children().into_iter().any(has_long)
     }
     /// Splits the long dot products in `e`, appending their partial sums to `out`.
     fn split(e: &mut Ir, out: &mut Vec<Derived>, n_inputs: usize, name: &str) {
-        match e {
-            Ir::Dot {
-                columns,
-                weights,
-                bias,
-                precision,
-            } => {
-                while columns.len() > MAX_DOT_TERMS {
-                    // The first terms (with the bias) become a column; the rest follow.
-                    let rest_columns = columns.split_off(MAX_DOT_TERMS);
-                    let rest_weights = weights.split_off(MAX_DOT_TERMS);
-                    out.push(Derived {
-                        name: format!("{name}~part{}", out.len()),
-                        expr: Ir::Dot {
-                            columns: std::mem::replace(columns, rest_columns),
-                            weights: std::mem::replace(weights, rest_weights),
-                            bias: *bias,
-                            precision: *precision,
-                        },
-                    });
-                    columns.insert(0, n_inputs + out.len() - 1);
-                    weights.insert(0, 1.0);
-                    *bias = 0.0;
-                }
-            }
-            Ir::Column { .. } | Ir::Const { .. } => {}
-            Ir::Unary { x, .. } | Ir::IsMissing { x } | Ir::Lookup { x, .. } => {
-                split(x, out, n_inputs, name)
-            }
-            Ir::Binary { a, b, .. } | Ir::Compare { a, b, .. } => {
-                split(a, out, n_inputs, name);
-                split(b, out, n_inputs, name);
-            }
-            Ir::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                split(cond, out, n_inputs, name);
-                split(then, out, n_inputs, name);
-                split(otherwise, out, n_inputs, name);
-            }
+        for child in e.children_mut() {
+            split(child, out, n_inputs, name);
+        }
+        let Ir::Dot {
+            columns,
+            weights,
+            bias,
+            precision,
+        } = e
+        else {
+            return;
+        };
+        while columns.len() > MAX_DOT_TERMS {
+            // The first terms (with the bias) become a column; the rest follow it.
+            let rest_columns = columns.split_off(MAX_DOT_TERMS);
+            let rest_weights = weights.split_off(MAX_DOT_TERMS);
+            out.push(Derived {
+                name: format!("{name}~part{}", out.len()),
+                expr: Ir::Dot {
+                    columns: std::mem::replace(columns, rest_columns),
+                    weights: std::mem::replace(weights, rest_weights),
+                    bias: *bias,
+                    precision: *precision,
+                },
+            });
+            columns.insert(0, n_inputs + out.len() - 1);
+            weights.insert(0, 1.0);
+            *bias = 0.0;
         }
     }
     if !model.derived.iter().any(|d| has_long(&d.expr)) {

@@ -49,7 +49,7 @@ pub(crate) fn demote(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError>
         let Some((scores, pick, complement)) = value else {
             continue;
         };
-        let mut cols = transformed(&raw, scores.transform, precision, &name)?;
+        let mut cols = transformed(&raw, scores.transform, elem, &name)?;
         // One score for two classes: the probabilities are [1 - p, p].
         if n == 1 && scores.classes.as_ref().is_some_and(|c| c.len() == 2) {
             let p = cols[0].clone();
@@ -246,17 +246,13 @@ fn tree_expr(
     })
 }
 
-/// `transform` applied to raw score columns, in `precision`.
+/// `transform` applied to raw score columns, in `elem`'s precision.
 fn transformed(
     raw: &[Expr],
     transform: Transform,
-    precision: Precision,
+    elem: Elem,
     name: &str,
 ) -> Result<Vec<Expr>, ImportError> {
-    let elem = match precision {
-        Precision::F32 => Elem::F32,
-        Precision::F64 => Elem::F64,
-    };
     Ok(match transform {
         Transform::Identity => raw.to_vec(),
         Transform::Logistic { scale: 1.0 } | Transform::Softmax => {
@@ -264,7 +260,7 @@ fn transformed(
         }
         Transform::Exp => raw
             .iter()
-            .map(|r| Expr::unary(UnaryFn::Exp, r.clone(), precision))
+            .map(|r| Expr::unary(UnaryFn::Exp, r.clone(), elem.precision()))
             .collect(),
         other => {
             return Err(ImportError::Unsupported {

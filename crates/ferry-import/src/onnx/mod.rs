@@ -653,10 +653,11 @@ fn outputs_to_task(
             _ => None,
         }) {
             ctx.estimator = Some(ctx.identity_over(logits, elem, |j| format!("{name}[{j}]")));
-            return Ok(match label_of(outputs) {
-                Some(task) => (task, transform),
-                None => (Task::Regression, transform),
-            });
+            let task = match label_of(outputs) {
+                Some((classes, column)) => classification(classes, column),
+                None => Task::Regression,
+            };
+            return Ok((task, transform));
         }
     }
     let scores = outputs.iter().find_map(|(_, v)| match v {
@@ -668,31 +669,21 @@ fn outputs_to_task(
         _ => None,
     });
     match (scores, label_of(outputs)) {
-        (Some(scores), label) => match (scores.classes, label) {
-            (Some(classes), label) => {
-                let label_column = label.and_then(|t| match t {
-                    Task::Classification { label_column, .. } => label_column,
-                    Task::Regression => None,
-                });
-                let task = Task::Classification {
-                    classes,
-                    label_order: None,
-                    label_column,
-                };
-                Ok((task, scores.transform))
-            }
-            (None, Some(task)) => Ok((task, scores.transform)),
-            (None, None) => Ok((Task::Regression, scores.transform)),
-        },
+        (Some(scores), label) => {
+            let column = label.as_ref().and_then(|(_, c)| *c);
+            let task = match scores.classes.or(label.map(|(classes, _)| classes)) {
+                Some(classes) => classification(classes, column),
+                None => Task::Regression,
+            };
+            Ok((task, scores.transform))
+        }
         // The class scores computed column by column after the estimator (an SVM's
         // one-vs-rest decision function): the estimator is the identity over them.
-        (None, Some(task)) => {
-            let n = match &task {
-                Task::Classification { classes, .. } => classes.len(),
-                Task::Regression => 0,
-            };
+        (None, Some((classes, column))) => {
             let scores = outputs.iter().find_map(|(name, v)| match v {
-                Value::Num { cols, elem } if cols.len() == n && ctx.estimator.is_none() => {
+                Value::Num { cols, elem }
+                    if cols.len() == classes.len() && ctx.estimator.is_none() =>
+                {
                     Some((*name, cols.clone(), *elem))
                 }
                 _ => None,
@@ -700,7 +691,7 @@ fn outputs_to_task(
             match scores {
                 Some((name, cols, elem)) => {
                     ctx.estimator = Some(ctx.identity_over(cols, elem, |j| format!("{name}[{j}]")));
-                    Ok((task, Transform::Identity))
+                    Ok((classification(classes, column), Transform::Identity))
                 }
                 None => Err(ImportError::Unsupported {
                     format: FORMAT,
@@ -745,16 +736,20 @@ fn outputs_to_task(
     }
 }
 
-/// The classification a graph's label output states, with its label column if any.
-fn label_of(outputs: &[(&str, Value)]) -> Option<Task> {
+/// The classes a graph's label output names, with its label column if any.
+fn label_of(outputs: &[(&str, Value)]) -> Option<(Vec<String>, Option<usize>)> {
     outputs.iter().find_map(|(_, v)| match v {
-        Value::Label { classes, column } => Some(Task::Classification {
-            classes: classes.clone(),
-            label_order: None,
-            label_column: *column,
-        }),
+        Value::Label { classes, column } => Some((classes.clone(), *column)),
         _ => None,
     })
+}
+
+fn classification(classes: Vec<String>, label_column: Option<usize>) -> Task {
+    Task::Classification {
+        classes,
+        label_order: None,
+        label_column,
+    }
 }
 
 /// A linear estimator that passes `n` features through as raw scores: `0 + 1·x` is `x`

@@ -368,6 +368,27 @@ fn broadcast(v: &[Expr], n: usize, j: usize) -> Option<Expr> {
 
 /// Elementwise arithmetic with numpy broadcasting over columns: `[N, k] op [k]`,
 /// `[N, k] op [N, k]`, `[N, k] op scalar`.
+/// `f(a_j, b_j)` column by column, the columns broadcast (numpy rules on the column
+/// axis).
+fn elementwise(
+    ctx: &Ctx,
+    node: &NodeProto,
+    (a, b): (&[Expr], &[Expr]),
+    f: BinaryFn,
+    precision: Precision,
+) -> Result<Vec<Expr>, ImportError> {
+    let n = a.len().max(b.len());
+    (0..n)
+        .map(|j| match (broadcast(a, n, j), broadcast(b, n, j)) {
+            (Some(x), Some(y)) => Ok(Expr::binary(f, x, y, precision)),
+            _ => Err(ctx.node_error(
+                node,
+                format!("cannot broadcast {} columns with {}", a.len(), b.len()),
+            )),
+        })
+        .collect()
+}
+
 /// `Sum` of any number of inputs, broadcast over columns, added left to right.
 fn sum(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     let (mut acc, mut elem) = num(ctx, node, 0)?;
@@ -376,16 +397,7 @@ fn sum(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
         if eb == Elem::F32 {
             elem = Elem::F32;
         }
-        let n = acc.len().max(b.len());
-        acc = (0..n)
-            .map(|j| match (broadcast(&acc, n, j), broadcast(&b, n, j)) {
-                (Some(x), Some(y)) => Ok(Expr::binary(BinaryFn::Add, x, y, elem.precision())),
-                _ => Err(ctx.node_error(
-                    node,
-                    format!("cannot broadcast {} columns with {}", acc.len(), b.len()),
-                )),
-            })
-            .collect::<Result<_, _>>()?;
+        acc = elementwise(ctx, node, (&acc, &b), BinaryFn::Add, elem.precision())?;
     }
     output_num(ctx, node, acc, elem);
     Ok(())
@@ -439,18 +451,7 @@ fn arithmetic(ctx: &mut Ctx, node: &NodeProto, f: BinaryFn) -> Result<(), Import
     } else {
         ea
     };
-    let precision = elem.precision();
-    let n = a.len().max(b.len());
-    let mut cols = Vec::with_capacity(n);
-    for j in 0..n {
-        let (Some(x), Some(y)) = (broadcast(&a, n, j), broadcast(&b, n, j)) else {
-            return Err(ctx.node_error(
-                node,
-                format!("cannot broadcast {} columns with {}", a.len(), b.len()),
-            ));
-        };
-        cols.push(Expr::binary(f, x, y, precision));
-    }
+    let cols = elementwise(ctx, node, (&a, &b), f, elem.precision())?;
     output_num(ctx, node, cols, elem);
     Ok(())
 }
@@ -1114,6 +1115,28 @@ fn cast_map(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     Ok(())
 }
 
+/// Constant integers that newer opsets pass as input 1 and older ones as the
+/// attribute `name` (Split's sizes, a reduction's axes); `None` when neither is given.
+fn ints_input_or(
+    ctx: &Ctx,
+    node: &NodeProto,
+    attrs: &Attrs<'_>,
+    name: &str,
+) -> Result<Option<Vec<i64>>, ImportError> {
+    if ctx.has_input(node, 1) {
+        return match ctx.input(node, 1)? {
+            Value::Const(t) => Ok(Some(
+                t.numbers()
+                    .map(|v| v.iter().map(|x| *x as i64).collect())
+                    .unwrap_or_default(),
+            )),
+            _ => Err(ctx.unsupported(node, &format!("{name} computed at run time"))),
+        };
+    }
+    let list = attrs.ints(name);
+    Ok((!list.is_empty()).then(|| list.to_vec()))
+}
+
 /// Split along the column axis into the sizes given (input 1, or the `split`
 /// attribute before opset 13), or into equal parts, one per output.
 fn split(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
@@ -1124,16 +1147,8 @@ fn split(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
         return Err(ctx.unsupported(node, "Split along the row axis"));
     }
     let parts = node.output.len();
-    let sizes: Vec<i64> = if ctx.has_input(node, 1) {
-        match ctx.input(node, 1)? {
-            Value::Const(t) => t
-                .numbers()
-                .map(|v| v.iter().map(|x| *x as i64).collect())
-                .unwrap_or_default(),
-            _ => return Err(ctx.unsupported(node, "split sizes computed at run time")),
-        }
-    } else if !attrs.ints("split").is_empty() {
-        attrs.ints("split").to_vec()
+    let sizes: Vec<i64> = if let Some(sizes) = ints_input_or(ctx, node, &attrs, "split")? {
+        sizes
     } else if parts > 0 && cols.len() % parts == 0 {
         vec![(cols.len() / parts) as i64; parts]
     } else {
@@ -1222,17 +1237,7 @@ fn reduce(ctx: &mut Ctx, node: &NodeProto, how: Reduce) -> Result<(), ImportErro
     let (cols, elem) = num(ctx, node, 0)?;
     let attrs = Attrs::new(node, ctx);
     // `axes` is an attribute up to opset 12 (ReduceSum) / 17 (the others), then input 1.
-    let axes: Vec<i64> = if ctx.has_input(node, 1) {
-        match ctx.input(node, 1)? {
-            Value::Const(t) => t
-                .numbers()
-                .map(|v| v.iter().map(|a| *a as i64).collect())
-                .unwrap_or_default(),
-            _ => return Err(ctx.unsupported(node, "axes computed at run time")),
-        }
-    } else {
-        attrs.ints("axes").to_vec()
-    };
+    let axes = ints_input_or(ctx, node, &attrs, "axes")?.unwrap_or_default();
     if axes.is_empty() && attrs.int_or("noop_with_empty_axes", 0)? != 0 {
         output_num(ctx, node, cols, elem);
         return Ok(());
