@@ -28,11 +28,13 @@ from __future__ import annotations
 import argparse
 import csv
 import fnmatch
+import itertools
 import json
 import math
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -49,11 +51,8 @@ TOL_F32 = 4e-7
 TOL_LIBRARY = 1e-6
 
 # Cells not run, with the reason: (case, engine) -> why. Reported as skipped, never as
-# passed. The 300-tree depth-12 forest (3.9 MB of SQL) still fails on Spark with a 2 GB
-# driver, even with the settings in engines.py; see docs/sql.md.
-KNOWN_LIMITS: dict[tuple[str, str], str] = {
-    ("big_rf_300x12", "spark"): "Spark driver heap: 3.9 MB query",
-}
+# passed.
+KNOWN_LIMITS: dict[tuple[str, str], str] = {}
 
 # PMML files that cannot reproduce the training library (see crates/ferry/tests/fixtures.rs
 # PMML_LOSSY): the SQL is held to ferry predict only.
@@ -77,6 +76,87 @@ KNOWN_LIMITS.update({
 # What `ferry sql` says when it deliberately refuses a model (a link or function with no
 # SQL form): such cells are skipped with the message, never counted as passed.
 REFUSALS = ("no SQL form", "do not have")
+
+
+# `ferry sql --function`, created and called on the engines that have a form for it:
+# DuckDB's table macro over the table's name (kept columns pass through), PostgreSQL's
+# SQL function of one row's values, joined LATERAL beside the kept row number. Held to
+# the same checks as the query (not run for the big ensembles: one call per row).
+FUNCTION_NUMBERS = itertools.count()
+FUNCTION_CALLS = {
+    "duckdb": lambda q, f, case: f"SELECT * FROM {f}('{TABLE}') ORDER BY {q(ROW)}",
+    "postgres": lambda q, f, case: (
+        f"SELECT t.{q(ROW)}, f.* FROM {q(TABLE)} AS t CROSS JOIN LATERAL "
+        f"{f}({', '.join('t.' + q(i) for i in case.inputs)}) AS f ORDER BY t.{q(ROW)}"),
+}
+
+
+# Dialects with no engine on this machine: the query, and the function where ferry has
+# a form for it, are parsed by sqlglot in that dialect (a Snowflake function's `$$` body
+# too). A syntax check, not a run. Oracle is left out: sqlglot does not read its
+# BINARY_DOUBLE literals (`1.5e0d`); the big ensembles too (minutes of parsing).
+PARSE_ONLY = {"bigquery": "bigquery", "snowflake": "snowflake", "trino": "trino", "sqlserver": "tsql"}
+FUNCTION_FORMS = {"bigquery", "snowflake"}
+
+
+def parse_checks(ferry: Path, loaded) -> tuple[int, int]:
+    """Parses every case's SQL in the PARSE_ONLY dialects; (passed, failed)."""
+    import sqlglot
+
+    counts = [0, 0]
+
+    def parse(sql: str, read: str):
+        trees = sqlglot.parse(sql, read=read)
+        if len(trees) != 1 or trees[0] is None:
+            raise ValueError(f"{len(trees)} statements")
+        return trees[0]
+
+    def check_all():
+        for case in loaded:
+            if case.name.startswith("big_"):
+                continue
+            for dialect, read in PARSE_ONLY.items():
+                forms = [("query", ["--keep", ROW])]
+                if dialect in FUNCTION_FORMS:
+                    forms.append(("function", ["--function", "ferry_score"]))
+                for form, extra in forms:
+                    compiled = subprocess.run(
+                        [str(ferry), "sql", str(case.model), "--dialect", dialect, "--raw",
+                         "--validity", "--table", TABLE] + extra, capture_output=True, text=True)
+                    if compiled.returncode != 0 and any(r in compiled.stderr for r in REFUSALS):
+                        continue
+                    try:
+                        if compiled.returncode != 0:
+                            raise RuntimeError(compiled.stderr.strip()[:300])
+                        sql = compiled.stdout
+                        parse(sql, read)
+                        if form == "function" and dialect == "snowflake" and "$$" in sql:
+                            parse(sql.split("$$")[1], read)
+                        counts[0] += 1
+                    except Exception as e:  # noqa: BLE001 - report every failing form
+                        counts[1] += 1
+                        print(f"  {case.name:32s} {dialect:10s} FAIL parse {form}: {str(e)[:300]}", flush=True)
+
+    # sqlglot's parser recurses once per nesting level: deep sums need a deep stack.
+    sys.setrecursionlimit(100_000)
+    threading.stack_size(512 << 20)
+    worker = threading.Thread(target=check_all)
+    worker.start()
+    worker.join()
+    return counts[0], counts[1]
+
+
+def check_function(ferry: Path, engine, case) -> list[str]:
+    """Creates the case's function on the engine (table loaded) and checks its rows."""
+    # A name per case: the client prepares a statement it sees repeatedly, and a
+    # prepared call cannot change its result columns.
+    function = f"ferry_score_{next(FUNCTION_NUMBERS)}"
+    keep = ["--keep", ROW] if engine.name == "duckdb" else []
+    sql = run([ferry, "sql", case.model, "--dialect", engine.dialect, "--function", function,
+               "--raw", "--validity"] + keep)
+    engine.query(sql)
+    names, got = engine.query(FUNCTION_CALLS[engine.name](engine.quote_ident, function, case))
+    return case.check(names, got)[0]
 
 
 def run(argv, **kw):
@@ -123,6 +203,7 @@ class Case:
         inputs = [i["name"] for i in ir["inputs"]]
         if not set(header) & set(inputs):
             header = inputs + header[len(inputs):]
+        self.inputs = inputs
         self.columns = [(ROW, "bigint")] + [(h, "text" if h in text else "double") for h in header]
         self.rows = []
         for r, cells in enumerate(body):
@@ -194,16 +275,18 @@ def main(argv=None):
     ap.add_argument("--ferry", type=Path, default=REPO / "target" / "release" / "ferry")
     ap.add_argument("--engines", default=",".join(engines.ALL_ENGINES))
     ap.add_argument("--only", help="glob over case names")
+    ap.add_argument("--no-parse", action="store_true",
+                    help="skip the sqlglot parse checks of the dialects with no engine")
     args = ap.parse_args(argv)
     ferry = args.ferry.resolve()
     names = [e.strip() for e in args.engines.split(",") if e.strip()]
 
     # The models and CSVs of every case (about 25 MB) go away with the run.
     with tempfile.TemporaryDirectory(prefix="ferry-sql-cases-") as tmp:
-        return run_matrix(ferry, names, Path(tmp), args.only)
+        return run_matrix(ferry, names, Path(tmp), args.only, not args.no_parse)
 
 
-def run_matrix(ferry: Path, names: list[str], work: Path, only: str | None) -> int:
+def run_matrix(ferry: Path, names: list[str], work: Path, only: str | None, parse: bool) -> int:
     loaded = []
     for c in cases(work, only):
         try:
@@ -264,6 +347,11 @@ def run_matrix(ferry: Path, names: list[str], work: Path, only: str | None) -> i
                     got_names, got = engine.query(query)
                     elapsed = time.perf_counter() - t
                     problems, worst = case.check(got_names, got)
+                    if not problems and name in FUNCTION_CALLS and not case.name.startswith("big_"):
+                        try:
+                            problems = [f"--function: {p}" for p in check_function(ferry, engine, case)]
+                        except Exception as e:  # noqa: BLE001 - the cell fails, naming the form
+                            problems = [f"--function: {type(e).__name__}: {str(e)[:300]}"]
                     if problems:
                         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
                         results[case.name, name] = (False, "; ".join(problems[:3]) + more)
@@ -303,7 +391,12 @@ def run_matrix(ferry: Path, names: list[str], work: Path, only: str | None) -> i
     skipped = sum(ok is None for ok, _ in results.values())
     failed = len(results) - passed - skipped
     print(f"sql-engines: {passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
+    parse_failed = 0
+    if parse:
+        parsed, parse_failed = parse_checks(ferry, loaded)
+        print(f"sql-parse: {parsed} passed, {parse_failed} failed "
+              f"({', '.join(PARSE_ONLY)} by sqlglot)")
+    return 1 if failed or parse_failed else 0
 
 
 if __name__ == "__main__":

@@ -156,18 +156,30 @@ impl Expr {
                 }
                 out.push(')');
             }
-            Expr::Case(whens, otherwise) => {
-                out.push_str("CASE");
-                for (cond, value) in whens {
-                    out.push_str(" WHEN ");
+            Expr::Case(whens, otherwise) => match (d.if_function(), whens.as_slice()) {
+                (Some(f), [(cond, value)]) => {
+                    out.push_str(f);
+                    out.push('(');
                     cond.render(d, out);
-                    out.push_str(" THEN ");
+                    out.push_str(", ");
                     value.render(d, out);
+                    out.push_str(", ");
+                    otherwise.render(d, out);
+                    out.push(')');
                 }
-                out.push_str(" ELSE ");
-                otherwise.render(d, out);
-                out.push_str(" END");
-            }
+                _ => {
+                    out.push_str("CASE");
+                    for (cond, value) in whens {
+                        out.push_str(" WHEN ");
+                        cond.render(d, out);
+                        out.push_str(" THEN ");
+                        value.render(d, out);
+                    }
+                    out.push_str(" ELSE ");
+                    otherwise.render(d, out);
+                    out.push_str(" END");
+                }
+            },
             Expr::Float32(x) => match d.float32() {
                 Some(Float32::Cast(ty)) => {
                     out.push_str("CAST(");

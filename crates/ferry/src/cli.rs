@@ -179,8 +179,10 @@ pub struct SqlArgs {
     pub view: Option<String>,
 
     /// Emit a stored function instead of a query: a DuckDB table macro
-    /// (`SELECT * FROM NAME('table')`) or a PostgreSQL SQL function of the input values
-    /// (`FROM t CROSS JOIN LATERAL NAME(t.x1, …)`).
+    /// (`SELECT * FROM NAME('table')`); a SQL function of one row's input values in
+    /// PostgreSQL (`FROM t CROSS JOIN LATERAL NAME(t.x1, …)`), BigQuery
+    /// (`SELECT NAME(t.x1, …).* FROM t`) and Snowflake
+    /// (`FROM t, TABLE(NAME(t.x1, …))`).
     #[arg(long, value_name = "NAME", conflicts_with = "view")]
     pub function: Option<String>,
 

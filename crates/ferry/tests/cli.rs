@@ -455,6 +455,68 @@ fn sql_compiles_every_fixture_in_every_dialect() {
     assert_eq!(cases % ferry_sql::DIALECT_NAMES.len(), 0);
 }
 
+/// The row functions of BigQuery and Snowflake: arguments named by position in the
+/// model's input order and typed, results typed per output column. (The engine matrix
+/// runs the DuckDB and PostgreSQL forms and parses these two with sqlglot.)
+#[test]
+fn sql_functions_for_bigquery_and_snowflake() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/pmml/pmml_pipeline_penguins/model.pmml");
+    let sql = |dialect: &str, name: &str| {
+        stdout(
+            ferry()
+                .args([
+                    "sql",
+                    "--dialect",
+                    dialect,
+                    "--function",
+                    name,
+                    "--validity",
+                ])
+                .arg(&model),
+        )
+    };
+    let args = "ferry_arg_1 FLOAT64, ferry_arg_2 FLOAT64, ferry_arg_3 FLOAT64, \
+                ferry_arg_4 FLOAT64, ferry_arg_5 STRING, ferry_arg_6 STRING";
+    let bigquery = sql("bigquery", "proj.ds.penguins");
+    assert!(
+        bigquery.starts_with(&format!(
+            "CREATE OR REPLACE FUNCTION `proj.ds.penguins`({args})\n\
+             RETURNS STRUCT<`label` STRING, `proba_Adelie` FLOAT64, `proba_Chinstrap` FLOAT64, \
+             `proba_Gentoo` FLOAT64, `validity` STRING>\nAS ((SELECT AS STRUCT * FROM (\n"
+        )),
+        "{bigquery}"
+    );
+    assert!(bigquery.contains("ferry_arg_5 AS `island`"), "{bigquery}");
+    assert!(bigquery.ends_with("\n)))\n"), "{bigquery}");
+
+    let snowflake = sql("snowflake", "ml.penguins");
+    let args = args
+        .replace("FLOAT64", "FLOAT")
+        .replace("STRING", "VARCHAR");
+    assert!(
+        snowflake.starts_with(&format!(
+            "CREATE OR REPLACE FUNCTION \"ml\".\"penguins\"({args})\n\
+             RETURNS TABLE (\"label\" VARCHAR, \"proba_Adelie\" FLOAT, \"proba_Chinstrap\" FLOAT, \
+             \"proba_Gentoo\" FLOAT, \"validity\" VARCHAR)\nAS $$\n"
+        )),
+        "{snowflake}"
+    );
+    assert!(
+        snowflake.contains("ferry_arg_5 AS \"island\""),
+        "{snowflake}"
+    );
+    assert!(snowflake.ends_with("\n$$\n"), "{snowflake}");
+
+    // No function form: a clear refusal.
+    ferry()
+        .args(["sql", "--dialect", "oracle", "--function", "f"])
+        .arg(&model)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("no function form"));
+}
+
 #[test]
 fn sql_view_wraps_the_query_and_output_is_written_whole() {
     let dir = tempfile::tempdir().unwrap();
