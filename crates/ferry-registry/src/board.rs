@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
@@ -18,6 +19,8 @@ use crate::{RegistryError, Result};
 #[derive(Clone)]
 pub struct Board {
     pub(crate) store: Arc<dyn ObjectStore>,
+    /// Multipart uploads by id, on object stores (see [`location::Opened`]).
+    pub(crate) multipart: Option<Arc<dyn MultipartStore>>,
     pub(crate) layout: Layout,
     location: String,
     pub(crate) kind: Kind,
@@ -48,6 +51,7 @@ impl Board {
         let opened = location::open(location, create)?;
         Ok(Board {
             store: opened.store,
+            multipart: opened.multipart,
             layout: Layout::new(opened.root),
             location: location.to_string(),
             kind: opened.kind,
@@ -55,13 +59,18 @@ impl Board {
     }
 
     /// A board on a given store (tests; embedding).
-    pub fn from_store(store: Arc<dyn ObjectStore>, root: &str, location: &str) -> Result<Board> {
+    pub fn from_store<S: ObjectStore + MultipartStore>(
+        store: Arc<S>,
+        root: &str,
+        location: &str,
+    ) -> Result<Board> {
         let root = Path::parse(root).map_err(|e| RegistryError::Board {
             board: location.into(),
             reason: e.to_string(),
         })?;
         Ok(Board {
-            store,
+            store: store.clone(),
+            multipart: Some(store),
             layout: Layout::new(root),
             location: location.to_string(),
             kind: Kind::Cloud,

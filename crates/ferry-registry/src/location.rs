@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::ObjectStore;
 
@@ -28,6 +29,9 @@ pub enum Kind {
 
 pub struct Opened {
     pub store: Arc<dyn ObjectStore>,
+    /// The same store's multipart API, whose upload ids a push records so that
+    /// `prune --orphans` can abort what a killed push left (none for a folder).
+    pub multipart: Option<Arc<dyn MultipartStore>>,
     pub root: Path,
     pub kind: Kind,
 }
@@ -60,11 +64,15 @@ pub fn open(location: &str, create: bool) -> Result<Opened> {
             };
             open_folder(location, &path, create)
         }
-        "memory" => Ok(Opened {
-            store: Arc::new(InMemory::new()),
-            root: root_key(location, rest)?,
-            kind: Kind::Memory,
-        }),
+        "memory" => {
+            let store = Arc::new(InMemory::new());
+            Ok(Opened {
+                store: store.clone(),
+                multipart: Some(store),
+                root: root_key(location, rest)?,
+                kind: Kind::Memory,
+            })
+        }
         "s3" | "s3a" | "gs" | "az" | "azure" | "abfs" | "abfss" => cloud(location, &scheme, rest),
         other => Err(board_error(format!(
             "unknown scheme {other:?}: use a folder path, file://, s3://, gs://, az:// or memory://"
@@ -94,6 +102,7 @@ fn open_folder(location: &str, path: &FsPath, create: bool) -> Result<Opened> {
         LocalFileSystem::new_with_prefix(&canonical).map_err(|e| board_error(e.to_string()))?;
     Ok(Opened {
         store: Arc::new(store),
+        multipart: None,
         root: Path::default(),
         kind: Kind::Folder(canonical),
     })
@@ -120,20 +129,26 @@ fn cloud(location: &str, scheme: &str, rest: &str) -> Result<Opened> {
         return Err(board_error("no bucket or container in the URL".into()));
     }
     let base = format!("{scheme}://{bucket}");
-    let store: Arc<dyn ObjectStore> = match scheme {
-        "s3" | "s3a" => Arc::new(
+    fn both<S: ObjectStore + MultipartStore>(
+        store: S,
+    ) -> (Arc<dyn ObjectStore>, Arc<dyn MultipartStore>) {
+        let store = Arc::new(store);
+        (store.clone(), store)
+    }
+    let (store, multipart) = match scheme {
+        "s3" | "s3a" => both(
             AmazonS3Builder::from_env()
                 .with_url(format!("s3://{bucket}"))
                 .build()
                 .map_err(|e| board_error(e.to_string()))?,
         ),
-        "gs" => Arc::new(
+        "gs" => both(
             GoogleCloudStorageBuilder::from_env()
                 .with_url(&base)
                 .build()
                 .map_err(|e| board_error(e.to_string()))?,
         ),
-        _ => Arc::new(
+        _ => both(
             MicrosoftAzureBuilder::from_env()
                 .with_url(&base)
                 .build()
@@ -142,6 +157,7 @@ fn cloud(location: &str, scheme: &str, rest: &str) -> Result<Opened> {
     };
     Ok(Opened {
         store,
+        multipart: Some(multipart),
         root: root_key(location, rest)?,
         kind: Kind::Cloud,
     })

@@ -2,6 +2,7 @@
 //! left behind.
 
 use chrono::{DateTime, Duration, Utc};
+use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
 use crate::board::{Board, VersionInfo};
@@ -29,6 +30,8 @@ pub struct OrphanReport {
     pub versions: Vec<String>,
     /// Objects removed in all.
     pub objects: usize,
+    /// Multipart uploads aborted (their parts are not objects a listing shows).
+    pub multipart: usize,
 }
 
 impl Board {
@@ -152,6 +155,16 @@ impl Board {
                 continue;
             }
             if !dry_run {
+                // Multipart uploads first: their ids are in the lease.
+                for upload in lease.iter().flat_map(|l| &l.uploads) {
+                    if let (Some(store), Ok(key)) = (&self.multipart, Path::parse(&upload.key)) {
+                        // Already completed or aborted (a push killed while finishing)
+                        // reads as not found: nothing left to do either way.
+                        if store.abort_multipart(&key, &upload.id).await.is_ok() {
+                            report.multipart += 1;
+                        }
+                    }
+                }
                 report.objects += self.remove_prefix(&self.layout.staging(&id)).await?;
             }
             report.uploads.push(id);
@@ -230,11 +243,7 @@ impl Board {
     }
 
     /// Age of the most recently modified object under `prefix` (zero when empty).
-    async fn newest_object_age(
-        &self,
-        prefix: &object_store::path::Path,
-        now: DateTime<Utc>,
-    ) -> Result<Duration> {
+    async fn newest_object_age(&self, prefix: &Path, now: DateTime<Utc>) -> Result<Duration> {
         let newest = self
             .objects(prefix)
             .await?

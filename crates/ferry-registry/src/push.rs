@@ -17,15 +17,18 @@
 //! 5. The staging folder is removed.
 //!
 //! A crash at any step leaves no version ferry would count; `prune --orphans` removes
-//! the debris (on S3, parts of uncompleted multipart uploads are not objects: a bucket
-//! lifecycle rule removes them).
+//! the debris. Parts of an uncompleted multipart upload are not objects that a listing
+//! shows: the lease records each upload's id as it starts, so that `prune --orphans`
+//! can abort the uploads of a push that was killed.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use bytes::BytesMut;
 use chrono::{DateTime, Duration, Utc};
+use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
-use object_store::{MultipartUpload, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{MultipartId, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Mapping;
 use tokio::io::AsyncReadExt;
@@ -100,6 +103,16 @@ pub(crate) struct Lease {
     pub pid: u32,
     pub by: String,
     pub started: String,
+    /// Multipart uploads started and not yet completed or aborted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uploads: Vec<OpenUpload>,
+}
+
+/// A multipart upload by its store's id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct OpenUpload {
+    pub key: String,
+    pub id: MultipartId,
 }
 
 /// A taken version name.
@@ -148,24 +161,18 @@ impl Board {
         }
 
         let id = Board::next_upload_id();
-        let lease = Lease {
+        let mut lease = Lease {
             id: id.clone(),
             name: request.name.clone(),
             host: Board::host(),
             pid: std::process::id(),
             by: Board::identity(),
             started: now_rfc3339(),
+            uploads: Vec::new(),
         };
-        let lease_key = self.layout.lease(&id);
-        self.store
-            .put(
-                &lease_key,
-                serde_json::to_vec_pretty(&lease).expect("lease").into(),
-            )
-            .await
-            .map_err(self.store_error("write", &lease_key))?;
+        self.write_lease(&lease).await?;
 
-        let result = self.push_staged(request, &id, total, progress).await;
+        let result = self.push_staged(request, &mut lease, total, progress).await;
         // The staging folder goes whatever happened; on failure the claim and any
         // moved files go too, so nothing half-written stays behind.
         let _ = self.remove_prefix(&self.layout.staging(&id)).await;
@@ -183,10 +190,12 @@ impl Board {
     async fn push_staged(
         &self,
         request: &PushRequest,
-        id: &str,
+        lease: &mut Lease,
         total: u64,
         progress: &dyn Progress,
     ) -> std::result::Result<PushOutcome, (RegistryError, Option<String>)> {
+        let id = lease.id.clone();
+        let id = id.as_str();
         let folder = matches!(self.kind, Kind::Folder(_));
         progress.start(total);
         let mut digests = Vec::with_capacity(request.files.len());
@@ -297,7 +306,7 @@ impl Board {
         match &self.kind {
             Kind::Folder(root) => self.publish_folder(root, id, &request.name, &version, data_txt),
             _ => {
-                self.publish(request, &version, &digests, data_txt, progress)
+                self.publish(request, lease, &version, &digests, data_txt, progress)
                     .await
             }
         }
@@ -316,6 +325,7 @@ impl Board {
     async fn publish(
         &self,
         request: &PushRequest,
+        lease: &mut Lease,
         version: &str,
         digests: &[Digests],
         data_txt: Vec<u8>,
@@ -325,7 +335,7 @@ impl Board {
         let mut result = Ok(());
         for (file, expected) in request.files.iter().zip(digests) {
             let key = self.layout.file(&request.name, version, &file.name);
-            match self.upload(&file.path, &key, progress).await {
+            match self.upload(&file.path, &key, lease, progress).await {
                 Ok((recheck, _)) if !recheck.matches(expected) => {
                     result = Err(RegistryError::Refused(format!(
                         "{}: the file changed while it was being pushed",
@@ -341,9 +351,9 @@ impl Board {
             break;
         }
         if let Err(e) = result {
-            for (_, upload) in pending {
-                if let Pending::Multipart(mut upload) = upload {
-                    let _ = upload.abort().await;
+            for (key, upload) in pending {
+                if let Pending::Multipart { id, .. } = upload {
+                    let _ = self.multipart()?.abort_multipart(&key, &id).await;
                 }
             }
             return Err(e);
@@ -353,9 +363,9 @@ impl Board {
         pending.sort_by_key(|(_, upload)| matches!(upload, Pending::Small(_)));
         for (key, upload) in pending {
             match upload {
-                Pending::Multipart(mut upload) => {
-                    upload
-                        .complete()
+                Pending::Multipart { id, parts } => {
+                    self.multipart()?
+                        .complete_multipart(&key, &id, parts)
                         .await
                         .map_err(self.store_error("write", &key))?;
                 }
@@ -433,6 +443,7 @@ impl Board {
         &self,
         path: &std::path::Path,
         key: &Path,
+        lease: &mut Lease,
         progress: &dyn Progress,
     ) -> Result<(Recheck, Pending)> {
         let io = |e| RegistryError::io(path, e);
@@ -444,17 +455,36 @@ impl Board {
         if chunk.len() < CHUNK {
             return Ok((recheck, Pending::Small(chunk.freeze())));
         }
-        let mut upload = self
-            .store
-            .put_multipart(key)
+        let store = self.multipart()?.clone();
+        let id = store
+            .create_multipart(key)
             .await
             .map_err(self.store_error("write", key))?;
+        // Recorded before any part goes up: a kill from here on leaves an id to abort.
+        lease.uploads.push(OpenUpload {
+            key: key.to_string(),
+            id: id.clone(),
+        });
+        if let Err(e) = self.write_lease(lease).await {
+            let _ = store.abort_multipart(key, &id).await;
+            return Err(e);
+        }
         let mut parts = tokio::task::JoinSet::new();
+        let mut done: Vec<Option<PartId>> = Vec::new();
         let sent: Result<()> = async {
             loop {
-                parts.spawn(upload.put_part(PutPayload::from(chunk.freeze())));
+                let (part_store, part_key, part_id) = (store.clone(), key.clone(), id.clone());
+                let index = done.len();
+                done.push(None);
+                let payload = PutPayload::from(chunk.freeze());
+                parts.spawn(async move {
+                    let part = part_store
+                        .put_part(&part_key, &part_id, index, payload)
+                        .await?;
+                    Ok((index, part))
+                });
                 while parts.len() >= MAX_PARTS_IN_FLIGHT {
-                    join_part(&mut parts)
+                    join_part(&mut parts, &mut done)
                         .await
                         .map_err(self.store_error("write", key))?;
                 }
@@ -466,7 +496,7 @@ impl Board {
                 progress.advance(chunk.len() as u64);
             }
             while !parts.is_empty() {
-                join_part(&mut parts)
+                join_part(&mut parts, &mut done)
                     .await
                     .map_err(self.store_error("write", key))?;
             }
@@ -475,10 +505,32 @@ impl Board {
         .await;
         if let Err(e) = sent {
             parts.shutdown().await;
-            let _ = upload.abort().await;
+            let _ = store.abort_multipart(key, &id).await;
             return Err(e);
         }
-        Ok((recheck, Pending::Multipart(upload)))
+        let parts = done.into_iter().flatten().collect();
+        Ok((recheck, Pending::Multipart { id, parts }))
+    }
+
+    /// The store's multipart API (object-store boards only: folders stage files).
+    fn multipart(&self) -> Result<&Arc<dyn MultipartStore>> {
+        self.multipart.as_ref().ok_or_else(|| RegistryError::Board {
+            board: self.location().to_string(),
+            reason: "this store has no multipart uploads".into(),
+        })
+    }
+
+    /// Writes (or rewrites) an upload's lease.
+    async fn write_lease(&self, lease: &Lease) -> Result<()> {
+        let key = self.layout.lease(&lease.id);
+        self.store
+            .put(
+                &key,
+                serde_json::to_vec_pretty(lease).expect("lease").into(),
+            )
+            .await
+            .map_err(self.store_error("write", &key))?;
+        Ok(())
     }
 
     /// Claims a version name for this upload, moving `created` on by a second while
@@ -608,15 +660,24 @@ impl Recheck {
 /// An uploaded file not yet visible.
 enum Pending {
     Small(bytes::Bytes),
-    Multipart(Box<dyn MultipartUpload>),
+    /// An uploaded multipart upload, to be completed with its parts in order.
+    Multipart {
+        id: MultipartId,
+        parts: Vec<PartId>,
+    },
 }
 
-/// Waits for one part upload.
+/// Waits for one part upload and files its part id under its index.
 async fn join_part(
-    parts: &mut tokio::task::JoinSet<object_store::Result<()>>,
+    parts: &mut tokio::task::JoinSet<object_store::Result<(usize, PartId)>>,
+    done: &mut [Option<PartId>],
 ) -> object_store::Result<()> {
     match parts.join_next().await {
-        Some(Ok(result)) => result,
+        Some(Ok(result)) => {
+            let (index, part) = result?;
+            done[index] = Some(part);
+            Ok(())
+        }
         Some(Err(join)) => Err(object_store::Error::JoinError { source: join }),
         None => Ok(()),
     }

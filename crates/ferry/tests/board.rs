@@ -624,13 +624,15 @@ fn a_killed_push_leaves_no_version_and_prune_cleans_up() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Wait until the upload has started (its lease exists), then kill it.
+        // Wait until the upload has started (its lease exists; on S3, until its
+        // multipart upload has begun), then kill it.
+        let s3 = case.label == "s3";
         let start = Instant::now();
         loop {
             let report = block_on(board.prune_orphans(chrono::Duration::days(1), true)).unwrap();
             let uploading = block_on(board.uploads()).unwrap();
             assert!(report.uploads.is_empty(), "a live upload is not an orphan");
-            if !uploading.is_empty() {
+            if !uploading.is_empty() && (!s3 || s3_open_uploads(b) > 0) {
                 break;
             }
             assert!(
@@ -647,12 +649,20 @@ fn a_killed_push_leaves_no_version_and_prune_cleans_up() {
         let err = fails(b, &["versions", "big"]);
         assert!(err.contains("no pin named"), "{}: {err}", case.label);
         assert_eq!(json(b, &["list", "--json"]).as_array().unwrap().len(), 0);
-        let report = ok(b, &["prune", "--orphans"]);
+        let out = ferry(b, &["prune", "--orphans"]);
+        assert!(out.status.success());
+        let report = String::from_utf8_lossy(&out.stdout);
         assert!(
             report.contains("unfinished upload"),
             "{}: {report}",
             case.label
         );
+        if s3 {
+            // The killed multipart upload's parts are gone too, not only its objects.
+            let summary = String::from_utf8_lossy(&out.stderr);
+            assert!(summary.contains("1 multipart upload aborted"), "{summary}");
+            assert_eq!(s3_open_uploads(b), 0);
+        }
         assert!(
             block_on(board.uploads()).unwrap().is_empty(),
             "{}",
@@ -811,6 +821,89 @@ fn large_files_stream_in_bounded_memory() {
     let limit = 200 << 20;
     assert!(push_peak < limit, "push peak {push_peak} bytes");
     assert!(pull_peak < limit, "pull peak {pull_peak} bytes");
+}
+
+/// Multipart uploads in progress under an S3 board on the test server, listed with
+/// curl's SigV4 signing (object_store has no call for ListMultipartUploads).
+fn s3_open_uploads(url: &str) -> usize {
+    let env = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is set by tests/run"));
+    let (bucket, prefix) = url.strip_prefix("s3://").unwrap().split_once('/').unwrap();
+    let listing = format!(
+        "{}/{bucket}?prefix={}%2F&uploads=",
+        env("AWS_ENDPOINT_URL"),
+        prefix.replace('/', "%2F")
+    );
+    let out = Command::new("curl")
+        .args(["-sf", "--aws-sigv4"])
+        .arg(format!("aws:amz:{}:s3", env("AWS_REGION")))
+        .arg("--user")
+        .arg(format!(
+            "{}:{}",
+            env("AWS_ACCESS_KEY_ID"),
+            env("AWS_SECRET_ACCESS_KEY")
+        ))
+        .arg(&listing)
+        .output()
+        .expect("curl");
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && body.contains("ListMultipartUploadsResult"),
+        "{listing}: {body}"
+    );
+    body.matches("<UploadId>").count()
+}
+
+#[test]
+fn progress_bars_draw_on_a_terminal_only() {
+    // `script` runs ferry on a pseudo-terminal and copies what it drew to stdout.
+    let work = tempfile::tempdir().unwrap();
+    let board = work.path().join("board");
+    std::fs::create_dir(&board).unwrap();
+    let big = work.path().join("big.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(300 << 20)
+        .unwrap();
+    let on_terminal = |args: &[&str]| -> String {
+        let mut command = format!("'{BIN}'");
+        for a in args.iter().chain(&["--board", board.to_str().unwrap()]) {
+            assert!(!a.contains('\''), "{a}");
+            command.push_str(&format!(" '{a}'"));
+        }
+        let out = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .expect("script (util-linux) runs ferry on a terminal");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{command}: {text}");
+        text
+    };
+    let big = big.to_str().unwrap();
+    let drawn = on_terminal(&["push", big, "--name", "big"]);
+    assert!(drawn.contains("pushing"), "no bar: {drawn:?}");
+    assert!(drawn.contains("/300.00 MiB"), "no total: {drawn:?}");
+    assert!(drawn.contains("big@"), "no reference printed: {drawn:?}");
+    let quiet = on_terminal(&["push", big, "--name", "big2", "--quiet"]);
+    assert!(!quiet.contains("MiB"), "--quiet drew: {quiet:?}");
+    let out = work.path().join("out");
+    let drawn = on_terminal(&["pull", "big", "--output", out.to_str().unwrap()]);
+    assert!(drawn.contains("pulling"), "no bar: {drawn:?}");
+    assert!(drawn.contains("/300.00 MiB"), "no total: {drawn:?}");
+
+    // Not a terminal: the one-line summary, no bar and no escape codes.
+    let plain = Command::new(BIN)
+        .args(["push", big, "--name", "big3", "--board"])
+        .arg(&board)
+        .output()
+        .unwrap();
+    assert!(plain.status.success());
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(stderr.starts_with("pushed big3@"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains("MiB"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -22,8 +22,13 @@ pub fn prune(args: &PruneArgs) -> Result<()> {
             for version in &report.versions {
                 println!("{verb} incomplete version folder {version}");
             }
+            let multipart = match report.multipart {
+                0 => String::new(),
+                1 => ", 1 multipart upload aborted".to_string(),
+                n => format!(", {n} multipart uploads aborted"),
+            };
             eprintln!(
-                "{} unfinished upload{}, {} incomplete version folder{} ({} objects) on {}",
+                "{} unfinished upload{}, {} incomplete version folder{} ({} objects{multipart}) on {}",
                 report.uploads.len(),
                 if report.uploads.len() == 1 { "" } else { "s" },
                 report.versions.len(),
