@@ -22,6 +22,7 @@ mod dialect;
 mod error;
 mod expr;
 mod function;
+mod normal;
 mod stage;
 mod trees;
 
@@ -412,11 +413,40 @@ impl<'a> Compiler<'a> {
         // Transform.
         let transformed: Vec<Expr> = match self.model.transform {
             Transform::Link { link, complement } => {
+                let mut scores = scores;
+                let mut ratios = Vec::new();
+                if link == ferry_ir::Link::Probit {
+                    // Φ in two steps of columns (the score, then the four rational
+                    // functions of it), so that no expression nests deeply (SQLite's
+                    // parser stack) or repeats a long one.
+                    let n = raw_columns.len();
+                    let barrier = self.d.subquery_barrier();
+                    let mut items = keep.clone();
+                    items.extend(named("s", raw_columns.clone()));
+                    items.extend(named("n", scores));
+                    from = self.push_with("ferry_n", items, from, barrier);
+                    scores = refs("n", n);
+                    let mut items = keep.clone();
+                    items.extend(named("s", raw_columns.clone()));
+                    items.extend(named("n", scores.clone()));
+                    for (k, a) in scores.iter().enumerate() {
+                        let r = normal::ratios(a);
+                        let names: Vec<String> =
+                            (0..r.len()).map(|i| format!("n{k}r{i}")).collect();
+                        items.extend(
+                            r.into_iter()
+                                .zip(&names)
+                                .map(|(e, name)| (e, Alias::Internal(name.clone()))),
+                        );
+                        ratios.push(names.into_iter().map(internal).collect::<Vec<_>>());
+                    }
+                    from = self.push_with("ferry_nr", items, from, barrier);
+                }
                 let exp = |x: Expr| Expr::Exp(Box::new(x), false);
                 let neg = |x: Expr| bin(Expr::Float(0.0), Op::Sub, x);
                 let one_minus = |x: Expr| bin(Expr::Float(1.0), Op::Sub, x);
                 let mut out = Vec::new();
-                for a in scores {
+                for (k, a) in scores.into_iter().enumerate() {
                     let p = match link {
                         ferry_ir::Link::Cloglog => one_minus(exp(neg(exp(a)))),
                         ferry_ir::Link::Loglog => exp(neg(exp(neg(a)))),
@@ -444,13 +474,7 @@ impl<'a> Compiler<'a> {
                                 f32r(Expr::Sum(vec![Expr::Float(1.0), e])),
                             ))
                         }
-                        ferry_ir::Link::Probit => {
-                            return Err(SqlError::NotYet(
-                                "the probit link needs the normal distribution function, \
-                                 which SQL engines do not have"
-                                    .into(),
-                            ))
-                        }
+                        ferry_ir::Link::Probit => normal::cdf(&a, &ratios[k]),
                     };
                     out.push(if complement { one_minus(p) } else { p });
                 }
