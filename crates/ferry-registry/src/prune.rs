@@ -266,3 +266,49 @@ fn process_alive(pid: u32) -> bool {
     }
     proc.join(pid.to_string()).exists()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::push::OpenUpload;
+    use object_store::PutPayload;
+
+    #[tokio::test]
+    async fn orphans_abort_the_multipart_uploads_their_lease_records() {
+        let board = Board::open("memory://b/root").unwrap();
+        board.ensure_state().await.unwrap();
+        let store = board.multipart.clone().unwrap();
+        let key = Path::from("root/m/20260101T000000Z-abcde/big.bin");
+        let id = store.create_multipart(&key).await.unwrap();
+        let part = store
+            .put_part(&key, &id, 0, PutPayload::from_static(b"part"))
+            .await
+            .unwrap();
+        // A push on this host whose process is gone, killed mid-upload.
+        let lease = Lease {
+            id: Board::next_upload_id(),
+            name: "m".into(),
+            host: Board::host(),
+            pid: u32::MAX,
+            by: "tester".into(),
+            started: crate::push::now_rfc3339(),
+            uploads: vec![OpenUpload {
+                key: key.to_string(),
+                id: id.clone(),
+            }],
+        };
+        board.write_lease(&lease).await.unwrap();
+
+        let dry = board.prune_orphans(Duration::days(1), true).await.unwrap();
+        assert_eq!((dry.uploads.len(), dry.multipart), (1, 0));
+        let report = board.prune_orphans(Duration::days(1), false).await.unwrap();
+        assert_eq!(report.uploads, vec![lease.id.clone()]);
+        assert_eq!(report.multipart, 1);
+        // The upload is gone: it can no longer be completed.
+        assert!(store
+            .complete_multipart(&key, &id, vec![part])
+            .await
+            .is_err());
+        assert!(board.uploads().await.unwrap().is_empty());
+    }
+}

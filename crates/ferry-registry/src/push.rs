@@ -173,8 +173,18 @@ impl Board {
         self.write_lease(&lease).await?;
 
         let result = self.push_staged(request, &mut lease, total, progress).await;
-        // The staging folder goes whatever happened; on failure the claim and any
-        // moved files go too, so nothing half-written stays behind.
+        // The staging folder goes whatever happened; on failure the claim, any moved
+        // files and any multipart upload left open go too, so nothing half-written stays
+        // behind (aborting a completed upload is a harmless not-found).
+        if result.is_err() {
+            if let Some(store) = &self.multipart {
+                for upload in &lease.uploads {
+                    if let Ok(key) = Path::parse(&upload.key) {
+                        let _ = store.abort_multipart(&key, &upload.id).await;
+                    }
+                }
+            }
+        }
         let _ = self.remove_prefix(&self.layout.staging(&id)).await;
         match result {
             Ok(outcome) => Ok(outcome),
@@ -521,7 +531,7 @@ impl Board {
     }
 
     /// Writes (or rewrites) an upload's lease.
-    async fn write_lease(&self, lease: &Lease) -> Result<()> {
+    pub(crate) async fn write_lease(&self, lease: &Lease) -> Result<()> {
         let key = self.layout.lease(&lease.id);
         self.store
             .put(
