@@ -156,14 +156,8 @@ impl Board {
             }
             if !dry_run {
                 // Multipart uploads first: their ids are in the lease.
-                for upload in lease.iter().flat_map(|l| &l.uploads) {
-                    if let (Some(store), Ok(key)) = (&self.multipart, Path::parse(&upload.key)) {
-                        // Already completed or aborted (a push killed while finishing)
-                        // reads as not found: nothing left to do either way.
-                        if store.abort_multipart(&key, &upload.id).await.is_ok() {
-                            report.multipart += 1;
-                        }
-                    }
+                if let Some(lease) = &lease {
+                    report.multipart += self.abort_uploads(lease).await;
                 }
                 report.objects += self.remove_prefix(&self.layout.staging(&id)).await?;
             }

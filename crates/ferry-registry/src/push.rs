@@ -177,13 +177,7 @@ impl Board {
         // files and any multipart upload left open go too, so nothing half-written stays
         // behind (aborting a completed upload is a harmless not-found).
         if result.is_err() {
-            if let Some(store) = &self.multipart {
-                for upload in &lease.uploads {
-                    if let Ok(key) = Path::parse(&upload.key) {
-                        let _ = store.abort_multipart(&key, &upload.id).await;
-                    }
-                }
-            }
+            self.abort_uploads(&lease).await;
         }
         let _ = self.remove_prefix(&self.layout.staging(&id)).await;
         match result {
@@ -528,6 +522,23 @@ impl Board {
             board: self.location().to_string(),
             reason: "this store has no multipart uploads".into(),
         })
+    }
+
+    /// Aborts the multipart uploads `lease` records; how many the store accepted (one
+    /// completed or aborted already is a not-found, harmless and not counted).
+    pub(crate) async fn abort_uploads(&self, lease: &Lease) -> usize {
+        let Some(store) = &self.multipart else {
+            return 0;
+        };
+        let mut aborted = 0;
+        for upload in &lease.uploads {
+            if let Ok(key) = Path::parse(&upload.key) {
+                if store.abort_multipart(&key, &upload.id).await.is_ok() {
+                    aborted += 1;
+                }
+            }
+        }
+        aborted
     }
 
     /// Writes (or rewrites) an upload's lease.

@@ -162,10 +162,16 @@ pub trait Dialect: Sync {
         None
     }
 
+    /// Appends the name of a view or function ferry creates (`schema.name`: each part
+    /// quoted).
+    fn quote_object_name(&self, name: &str, out: &mut String) {
+        quote_path(self, name, out);
+    }
+
     /// `CREATE VIEW` for `query`.
     fn create_view(&self, name: &str, query: &str) -> String {
         let mut out = String::from("CREATE VIEW ");
-        quote_path(self, name, &mut out);
+        self.quote_object_name(name, &mut out);
         out.push_str(" AS\n");
         out.push_str(query);
         out
@@ -407,13 +413,9 @@ impl Dialect for BigQuery {
     fn function_style(&self) -> Option<FunctionStyle> {
         Some(FunctionStyle::BigQueryStructFunction)
     }
-    fn create_view(&self, name: &str, query: &str) -> String {
-        let mut out = String::from("CREATE VIEW ");
-        // BigQuery paths (`project.dataset.view`) are one backquoted identifier.
-        self.quote_ident(name, &mut out);
-        out.push_str(" AS\n");
-        out.push_str(query);
-        out
+    /// BigQuery paths (`project.dataset.view`) are one backquoted identifier.
+    fn quote_object_name(&self, name: &str, out: &mut String) {
+        self.quote_ident(name, out);
     }
 }
 

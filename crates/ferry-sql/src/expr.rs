@@ -159,13 +159,7 @@ impl Expr {
             Expr::Case(whens, otherwise) => match (d.if_function(), whens.as_slice()) {
                 (Some(f), [(cond, value)]) => {
                     out.push_str(f);
-                    out.push('(');
-                    cond.render(d, out);
-                    out.push_str(", ");
-                    value.render(d, out);
-                    out.push_str(", ");
-                    otherwise.render(d, out);
-                    out.push(')');
+                    join(d, out, [cond, value, &**otherwise], ", ");
                 }
                 _ => {
                     out.push_str("CASE");
@@ -286,9 +280,14 @@ impl Expr {
     }
 }
 
-fn join(d: &dyn Dialect, out: &mut String, terms: &[Expr], sep: &str) {
+fn join<'a>(
+    d: &dyn Dialect,
+    out: &mut String,
+    terms: impl IntoIterator<Item = &'a Expr>,
+    sep: &str,
+) {
     out.push('(');
-    for (i, t) in terms.iter().enumerate() {
+    for (i, t) in terms.into_iter().enumerate() {
         if i > 0 {
             out.push_str(sep);
         }

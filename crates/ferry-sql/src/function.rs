@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use ferry_ir::{output_columns, DType, Model, OutputKind, Task};
 
-use crate::dialect::{quote_path, FunctionStyle};
+use crate::dialect::FunctionStyle;
 use crate::{check, Compiler, Dialect, Options, SqlError, VALIDITY_COLUMN};
 
 /// A `CREATE` statement for a function called `name` that scores rows with `model`.
@@ -39,7 +39,7 @@ pub fn compile_function(
             )
             .query()?;
             out.push_str("CREATE OR REPLACE MACRO ");
-            quote_path(dialect, name, &mut out);
+            dialect.quote_object_name(name, &mut out);
             out.push_str("(input_table) AS TABLE\n");
             out.push_str(&query);
         }
@@ -149,11 +149,7 @@ fn row_function(
     }
 
     out.push_str("CREATE OR REPLACE FUNCTION ");
-    match style {
-        // BigQuery paths (`project.dataset.name`) are one backquoted identifier.
-        FunctionStyle::BigQueryStructFunction => dialect.quote_ident(name, out),
-        _ => quote_path(dialect, name, out),
-    }
+    dialect.quote_object_name(name, out);
     let _ = writeln!(out, "({params})");
     match style {
         FunctionStyle::PostgresSqlFunction => {

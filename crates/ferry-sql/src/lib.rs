@@ -410,7 +410,12 @@ impl<'a> Compiler<'a> {
         // Raw scores as the contract reports them: for averaged ensembles the plain sum.
         let raw_columns = refs("s", scores.len());
 
-        // Transform.
+        // Transform. Its steps carry the kept and raw-score columns along.
+        let carried = || {
+            let mut items = keep.clone();
+            items.extend(named("s", raw_columns.clone()));
+            items
+        };
         let transformed: Vec<Expr> = match self.model.transform {
             Transform::Link { link, complement } => {
                 let mut scores = scores;
@@ -421,13 +426,11 @@ impl<'a> Compiler<'a> {
                     // parser stack) or repeats a long one.
                     let n = raw_columns.len();
                     let barrier = self.d.subquery_barrier();
-                    let mut items = keep.clone();
-                    items.extend(named("s", raw_columns.clone()));
+                    let mut items = carried();
                     items.extend(named("n", scores));
                     from = self.push_with("ferry_n", items, from, barrier);
                     scores = refs("n", n);
-                    let mut items = keep.clone();
-                    items.extend(named("s", raw_columns.clone()));
+                    let mut items = carried();
                     items.extend(named("n", scores.clone()));
                     for (k, a) in scores.iter().enumerate() {
                         let r = normal::ratios(a);
@@ -497,8 +500,7 @@ impl<'a> Compiler<'a> {
             Transform::Softmax => {
                 // exp(a_k - max) per class in a step of its own, so each is written once.
                 let max = Expr::Greatest(scores.clone());
-                let mut items = keep.clone();
-                items.extend(named("s", raw_columns.clone()));
+                let mut items = carried();
                 for (k, a) in scores.iter().enumerate() {
                     let shifted = f32_if(precision, bin(a.clone(), Op::Sub, max.clone()));
                     items.push((
