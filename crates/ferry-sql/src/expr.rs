@@ -49,6 +49,14 @@ pub(crate) enum Expr {
     Math(Math, Vec<Expr>),
 }
 
+/// What is known about float32 values in the step an expression reads.
+pub(crate) struct Float32Types<F> {
+    /// Whether a column of that step holds float32 values.
+    pub column: F,
+    /// Whether the dialect's float32 arithmetic gives float32 ([`Dialect::float32_closed`]).
+    pub closed: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
     Sub,
@@ -85,6 +93,104 @@ pub(crate) fn internal(name: impl Into<String>) -> Expr {
 }
 
 impl Expr {
+    /// Rewrites the tree bottom-up: `f` sees each node after its children.
+    pub(crate) fn map_bottom_up(self, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
+        let all = |v: Vec<Expr>, f: &mut _| -> Vec<Expr> {
+            v.into_iter().map(|e| e.map_bottom_up(f)).collect()
+        };
+        let node = match self {
+            e @ (Expr::Internal(_)
+            | Expr::Column(_)
+            | Expr::Float(_)
+            | Expr::Int(_)
+            | Expr::Str(_)
+            | Expr::Null) => e,
+            Expr::Bin(a, op, b) => bin(a.map_bottom_up(f), op, b.map_bottom_up(f)),
+            Expr::Sum(v) => Expr::Sum(all(v, f)),
+            Expr::And(v) => Expr::And(all(v, f)),
+            Expr::Or(v) => Expr::Or(all(v, f)),
+            Expr::Greatest(v) => Expr::Greatest(all(v, f)),
+            Expr::Math(m, v) => Expr::Math(m, all(v, f)),
+            Expr::IsNull(x) => Expr::IsNull(Box::new(x.map_bottom_up(f))),
+            Expr::Not(x) => Expr::Not(Box::new(x.map_bottom_up(f))),
+            Expr::Float32(x) => Expr::Float32(Box::new(x.map_bottom_up(f))),
+            Expr::Float64(x) => Expr::Float64(Box::new(x.map_bottom_up(f))),
+            Expr::Exp(x, r) => Expr::Exp(Box::new(x.map_bottom_up(f)), r),
+            Expr::In(x, v) => Expr::In(Box::new(x.map_bottom_up(f)), all(v, f)),
+            Expr::Case(whens, otherwise) => Expr::Case(
+                whens
+                    .into_iter()
+                    .map(|(c, v)| (c.map_bottom_up(f), v.map_bottom_up(f)))
+                    .collect(),
+                Box::new(otherwise.map_bottom_up(f)),
+            ),
+            Expr::Fold {
+                init,
+                terms,
+                float32,
+            } => Expr::Fold {
+                init: Box::new(init.map_bottom_up(f)),
+                terms: all(terms, f),
+                float32,
+            },
+        };
+        f(node)
+    }
+
+    /// Whether the value is a float32 already: a rounding, a column that holds one
+    /// (`types.column`), or where float32 arithmetic stays float32 (`types.closed`),
+    /// arithmetic on such values.
+    pub(crate) fn is_float32(&self, types: &Float32Types<impl Fn(&str) -> bool>) -> bool {
+        match self {
+            Expr::Float32(_) => true,
+            Expr::Internal(name) => (types.column)(name),
+            Expr::Bin(a, Op::Sub | Op::Mul | Op::Div, b) if types.closed => {
+                a.is_float32(types) && b.is_float32(types)
+            }
+            Expr::Sum(v) if types.closed => v.iter().all(|e| e.is_float32(types)),
+            _ => false,
+        }
+    }
+
+    /// Drops the roundings of values that are float32 already. Lowering rounds every
+    /// operand of a float32 operation, so the next step reads `f32(f32(a) - b)` as
+    /// `f32(f32(f32(a)) - b)`; each redundant CAST (and clamp, and in SQLite each
+    /// three-fold emulation) costs per row. The value and the SQL type stay the same.
+    ///
+    /// Where float32 arithmetic stays float32, an operation on float32 values (or
+    /// float32-exact literals, then typed as float32) needs no rounding either: float64
+    /// has more than twice float32's precision, so rounding the float64 result of `+ - *
+    /// /` once gives the float32 operation's result.
+    pub(crate) fn without_double_roundings(
+        self,
+        types: &Float32Types<impl Fn(&str) -> bool>,
+    ) -> Expr {
+        let operand = |e: Expr| match e {
+            Expr::Float(c) if types.closed && f64::from(c as f32) == c => {
+                Expr::Float32(Box::new(e))
+            }
+            e => e,
+        };
+        self.map_bottom_up(&mut |e| match e {
+            Expr::Float32(x) if x.is_float32(types) => *x,
+            Expr::Float32(x) if types.closed => {
+                let x = match *x {
+                    Expr::Bin(a, op @ (Op::Sub | Op::Mul | Op::Div), b) => {
+                        bin(operand(*a), op, operand(*b))
+                    }
+                    Expr::Sum(v) => Expr::Sum(v.into_iter().map(operand).collect()),
+                    x => x,
+                };
+                if x.is_float32(types) {
+                    x
+                } else {
+                    Expr::Float32(Box::new(x))
+                }
+            }
+            e => e,
+        })
+    }
+
     pub(crate) fn render(&self, d: &dyn Dialect, out: &mut String) {
         match self {
             Expr::Internal(name) => out.push_str(name),
@@ -316,4 +422,68 @@ pub(crate) fn pick_first_max(values: &[Expr], picks: &[Expr]) -> Expr {
         })
         .collect();
     Expr::Case(whens, Box::new(picks[n - 1].clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f32(e: Expr) -> Expr {
+        Expr::Float32(Box::new(e))
+    }
+
+    fn types(closed: bool) -> Float32Types<impl Fn(&str) -> bool> {
+        Float32Types {
+            column: |c: &str| c == "d0",
+            closed,
+        }
+    }
+
+    #[test]
+    fn a_float32_value_is_not_rounded_again() {
+        // f32(f32(f32(x) - f32(0.5))): the outer rounding is the inner one's value.
+        let inner = f32(bin(f32(internal("x")), Op::Sub, f32(Expr::Float(0.5))));
+        let e = f32(inner.clone()).without_double_roundings(&types(false));
+        assert_eq!(e, inner);
+        // A column known to hold float32 values needs no rounding; another does.
+        assert_eq!(
+            f32(internal("d0")).without_double_roundings(&types(false)),
+            internal("d0")
+        );
+        assert_eq!(
+            f32(internal("f0")).without_double_roundings(&types(false)),
+            f32(internal("f0"))
+        );
+    }
+
+    #[test]
+    fn closed_float32_arithmetic_needs_no_rounding() {
+        // f32(0.5 * d0) is float32 multiplication when REAL * REAL is REAL, the
+        // float32-exact literal typed as float32.
+        let e = f32(bin(Expr::Float(0.5), Op::Mul, internal("d0")));
+        assert_eq!(
+            e.clone().without_double_roundings(&types(true)),
+            bin(f32(Expr::Float(0.5)), Op::Mul, internal("d0"))
+        );
+        // Not where the engine computes it in float64 (MySQL, ClickHouse).
+        assert_eq!(e.clone().without_double_roundings(&types(false)), e);
+        // 0.1 is no float32: the product must be rounded.
+        let e = f32(bin(Expr::Float(0.1), Op::Mul, internal("d0")));
+        assert_eq!(e.clone().without_double_roundings(&types(true)), e);
+        // Sums of float32 values stay float32, step by step.
+        let e = f32(Expr::Sum(vec![
+            f32(Expr::Sum(vec![internal("d0"), Expr::Float(1.0)])),
+            internal("d0"),
+        ]));
+        assert_eq!(
+            e.without_double_roundings(&types(true)),
+            Expr::Sum(vec![
+                Expr::Sum(vec![internal("d0"), f32(Expr::Float(1.0))]),
+                internal("d0"),
+            ])
+        );
+        // A float32 function result is not assumed: exp() of a REAL is a float64.
+        let e = f32(Expr::Exp(Box::new(internal("d0")), true));
+        assert_eq!(e.clone().without_double_roundings(&types(true)), e);
+    }
 }

@@ -26,6 +26,7 @@ mod normal;
 mod stage;
 mod trees;
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use ferry_ir::{output_columns, Estimator, Model, OutputKind, Precision, Task, Transform};
@@ -35,7 +36,7 @@ pub use error::SqlError;
 pub use function::compile_function;
 
 use crate::dialect::quote_path;
-use crate::expr::{bin, internal, pick_first_max, Expr, Op};
+use crate::expr::{bin, internal, pick_first_max, Expr, Float32Types, Op};
 use crate::trees::TreeLowering;
 
 /// What to compile.
@@ -93,6 +94,9 @@ struct Compiler<'a> {
     ctes: Vec<(String, Select)>,
     /// SQL text that replaces the input table in the FROM clause (function bodies).
     source: Option<String>,
+    /// The columns of each step that hold float32 values (their roundings need not
+    /// be repeated by the steps that read them).
+    float32_columns: HashMap<String, HashSet<String>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -109,6 +113,7 @@ impl<'a> Compiler<'a> {
             options,
             ctes: Vec::new(),
             source,
+            float32_columns: HashMap::new(),
         }
     }
 
@@ -624,6 +629,7 @@ impl<'a> Compiler<'a> {
         if self.options.validity {
             items.push((internal("kv"), Alias::User(VALIDITY_COLUMN.into())));
         }
+        let items = self.without_double_roundings(&from, items);
         let last = Select {
             items,
             from,
@@ -653,6 +659,7 @@ impl<'a> Compiler<'a> {
             );
             items
         };
+        let outputs = self.without_double_roundings(&from, outputs);
         let outputs = if self.d.float32() == Some(Float32::Emulated) {
             let mut stager =
                 stage::Stager::new(&format!("{}_t", name.trim_start_matches("ferry_")));
@@ -696,6 +703,19 @@ impl<'a> Compiler<'a> {
         from: From,
         suffix: &'static str,
     ) -> From {
+        let items = self.without_double_roundings(&from, items);
+        let float32: HashSet<String> = {
+            let known = self.float32_in(&from);
+            items
+                .iter()
+                .filter(|(e, _)| e.is_float32(&known))
+                .filter_map(|(_, alias)| match alias {
+                    Alias::Internal(name) => Some(name.clone()),
+                    Alias::User(_) => None,
+                })
+                .collect()
+        };
+        self.float32_columns.insert(name.to_string(), float32);
         self.ctes.push((
             name.to_string(),
             Select {
@@ -705,6 +725,27 @@ impl<'a> Compiler<'a> {
             },
         ));
         From::Cte(name.to_string())
+    }
+
+    /// Whether a column of step `from` holds float32 values.
+    fn float32_in<'s>(&'s self, from: &From) -> Float32Types<impl Fn(&str) -> bool + 's> {
+        let columns = match from {
+            From::Cte(name) => self.float32_columns.get(name),
+            From::Table => None,
+        };
+        Float32Types {
+            column: move |c: &str| columns.is_some_and(|s| s.contains(c)),
+            closed: self.d.float32_closed(),
+        }
+    }
+
+    /// Drops the roundings of float32 values in expressions that read step `from`.
+    fn without_double_roundings<A>(&self, from: &From, items: Vec<(Expr, A)>) -> Vec<(Expr, A)> {
+        let known = self.float32_in(from);
+        items
+            .into_iter()
+            .map(|(e, a)| (e.without_double_roundings(&known), a))
+            .collect()
     }
 
     fn float64(&self, e: Expr) -> Expr {
