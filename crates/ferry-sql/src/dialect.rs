@@ -295,7 +295,7 @@ impl Dialect for DuckDb {
         true
     }
     /// The planner's common-subexpression pass grows with the square of the terms in
-    /// one expression: a 500-tree GBM took 24 s to plan at 50 trees per step, 5 s at 2.
+    /// one expression: a 500-tree GBM on 300 rows ran 24 s at 50 trees per step, 5.4 s at 2.
     fn trees_per_step(&self) -> usize {
         2
     }

@@ -659,11 +659,13 @@ impl<'a> Compiler<'a> {
             );
             items
         };
-        let outputs = self.without_double_roundings(&from, outputs);
         let outputs = if self.d.float32() == Some(Float32::Emulated) {
             let mut stager =
                 stage::Stager::new(&format!("{}_t", name.trim_start_matches("ferry_")));
-            let outputs: Vec<(Expr, String)> = outputs
+            // Before staging, which would give each redundant rounding a column (other
+            // steps lose theirs in `push_with`).
+            let outputs: Vec<(Expr, String)> = self
+                .without_double_roundings(&from, outputs)
                 .into_iter()
                 .map(|(e, n)| (stager.stage(e).0, n))
                 .collect();
@@ -703,17 +705,22 @@ impl<'a> Compiler<'a> {
         from: From,
         suffix: &'static str,
     ) -> From {
-        let items = self.without_double_roundings(&from, items);
-        let float32: HashSet<String> = {
+        // The step's float32 columns, found with what its source step holds.
+        let (items, float32) = {
             let known = self.float32_in(&from);
-            items
+            let items: Vec<(Expr, Alias)> = items
+                .into_iter()
+                .map(|(e, a)| (e.without_double_roundings(&known), a))
+                .collect();
+            let float32: HashSet<String> = items
                 .iter()
                 .filter(|(e, _)| e.is_float32(&known))
                 .filter_map(|(_, alias)| match alias {
                     Alias::Internal(name) => Some(name.clone()),
                     Alias::User(_) => None,
                 })
-                .collect()
+                .collect();
+            (items, float32)
         };
         self.float32_columns.insert(name.to_string(), float32);
         self.ctes.push((
