@@ -8,7 +8,8 @@ use today, in one run.
   threads) and vs pins-python `pin_upload` / `pin_download`.
 
 Every timing is the median of --reps runs, with `sync` before each so no run pays for
-the previous one's dirty pages. Run with the board venv (tests/board/requirements.txt):
+the previous one's dirty pages. The runs go in rounds (each tool once per round, in
+turn), so the slow drifts of a shared machine weigh on every tool alike. Run with the board venv (tests/board/requirements.txt):
 
     eval "$(bash tests/board/servers.sh start)"
     cargo build --release
@@ -35,17 +36,29 @@ from bench import cpu_model, git_revision  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed(fn, reps: int, setup=None) -> float:
-    """Median seconds of `fn`; `setup` (cleanup of the last run) is not timed."""
-    times = []
+def in_rounds(tasks, reps: int) -> dict:
+    """Median seconds per task over `reps` rounds; a round runs every task once, in
+    order. A task is (key, fn, setup); `setup` (cleanup of the last run) is not timed.
+    A task that raises is reported and left out of the later rounds (a download
+    after its upload failed then fails too: it reads a board or key never written)."""
+    times = {key: [] for key, _, _ in tasks}
+    failed = set()
     for _ in range(reps):
-        if setup:
-            setup()
-        subprocess.run(["sync"], check=True)
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for key, fn, setup in tasks:
+            if key in failed:
+                continue
+            if setup:
+                setup()
+            subprocess.run(["sync"], check=True)
+            start = time.perf_counter()
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 - report the failure, keep the other rows
+                print(f"{key[-1]} failed: {e!r}", file=sys.stderr)
+                failed.add(key)
+                continue
+            times[key].append(time.perf_counter() - start)
+    return {key: statistics.median(t) for key, t in times.items() if key not in failed and t}
 
 
 def ferry(binary: str, *args: str) -> None:
@@ -101,11 +114,15 @@ def main() -> int:
     def pull_local():
         ferry(binary, "pull", "big", "--board", str(board), "--output", str(out))
 
-    rows.append(("folder", "copy in", "cp", timed(cp, args.reps, fresh_out)))
-    rows.append(("folder", "copy in", "cp + sha256sum", timed(cp_and_sha256sum, args.reps, fresh_out)))
-    rows.append(("folder", "copy in", "ferry push", timed(push_local, args.reps, fresh_board)))
-    rows.append(("folder", "copy out", "cp", timed(cp, args.reps, fresh_out)))
-    rows.append(("folder", "copy out", "ferry pull", timed(pull_local, args.reps, fresh_out)))
+    # Pull reads what this round's push wrote.
+    medians = in_rounds([
+        (("folder", "copy in", "cp"), cp, fresh_out),
+        (("folder", "copy in", "cp + sha256sum"), cp_and_sha256sum, fresh_out),
+        (("folder", "copy in", "ferry push"), push_local, fresh_board),
+        (("folder", "copy out", "cp"), cp, fresh_out),
+        (("folder", "copy out", "ferry pull"), pull_local, fresh_out),
+    ], args.reps)
+    rows += [(*key, t) for key, t in medians.items()]
     shutil.rmtree(board, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
 
@@ -150,19 +167,19 @@ def main() -> int:
             board_ = pins.board_s3(state["pins"].board, endpoint_url=endpoint)
             board_.pin_download("big")
 
-        for op, tool, fn in [
-            ("upload", "ferry push", push_s3),
-            ("download", "ferry pull", pull_s3),
-            ("upload", "boto3 upload_file", boto_up),
-            ("download", "boto3 download_file", boto_down),
-            ("upload", "pins pin_upload", pins_up),
-            ("download", "pins pin_download", pins_down),
-        ]:
-            # Downloads reuse the last upload's object; uploads write new ones.
-            try:
-                rows.append(("s3", op, tool, timed(fn, args.s3_reps, fresh_out)))
-            except Exception as e:  # noqa: BLE001 - report the failure, keep the other rows
-                print(f"{tool} failed: {e!r}", file=sys.stderr)
+        # Downloads read what the same round's upload wrote; uploads write new objects.
+        medians = in_rounds([
+            (("s3", op, tool), fn, fresh_out)
+            for op, tool, fn in [
+                ("upload", "ferry push", push_s3),
+                ("download", "ferry pull", pull_s3),
+                ("upload", "boto3 upload_file", boto_up),
+                ("download", "boto3 download_file", boto_down),
+                ("upload", "pins pin_upload", pins_up),
+                ("download", "pins pin_download", pins_down),
+            ]
+        ], args.s3_reps)
+        rows += [(*key, t) for key, t in medians.items()]
     else:
         print("no S3 server (FERRY_TEST_S3_BOARD unset): S3 rows skipped", file=sys.stderr)
 

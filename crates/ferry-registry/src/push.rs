@@ -2,18 +2,21 @@
 //!
 //! 1. A lease (`_ferry/…/staging/<id>/lease.json`) says who is uploading.
 //! 2. The files are hashed (sha256 for ferry, xxhash64 for pins' `pin_hash`): on a
-//!    folder board while they are copied into the staging folder; on an object store
-//!    by reading them locally first.
+//!    folder board while they are copied into the staging folder. On an object store
+//!    a quick local pass takes only xxhash64 (it names the version); sha256 is taken
+//!    during the upload (step 4), on a thread of its own.
 //! 3. The version name `<created>-<hash>` is claimed create-only
 //!    (`_ferry/…/claims/<name>/<version>.json`). Two uploads of different content in
 //!    the same second with the same 5-hex hash prefix cannot both claim it: the loser
 //!    moves its `created` one second on and claims again. No version is lost, none is
-//!    overwritten.
+//!    overwritten. The same content pushed twice at once is one version: a claim
+//!    with the same sizes and xxhash64s is waited for, and adopted if its finished
+//!    version's sha256s are ours.
 //! 4. Folder: `data.txt` joins the staged files and the staging folder is renamed to the
 //!    version folder — the version appears whole, at once. Object store: each file goes
-//!    straight to the version folder as a multipart upload (invisible until completed,
-//!    hashed again on the way to catch a file changing underfoot); all are completed,
-//!    small files put, then `data.txt` is written create-only.
+//!    straight to the version folder as a multipart upload (invisible until completed;
+//!    hashed on the way, which also catches a file changing underfoot); all are
+//!    completed, small files put, then `data.txt` is written create-only.
 //! 5. The staging folder is removed.
 //!
 //! A crash at any step leaves no version ferry would count; `prune --orphans` removes
@@ -24,7 +27,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Duration, Utc};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
@@ -35,7 +38,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::board::Board;
 use crate::copy::copy_hashing;
-use crate::hash::{pin_hash, Digests};
+use crate::hash::{pin_hash, Digests, Hasher, Xxh64};
 use crate::layout::check_file_name;
 use crate::location::Kind;
 use crate::meta::{FerryMeta, FileMeta, OneOrMany, PinMeta};
@@ -119,6 +122,14 @@ pub(crate) struct OpenUpload {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Claim {
     pub upload: String,
+    /// Each file's size and xxhash64: a concurrent push of the same content sees its
+    /// twin by them (and confirms by the finished version's sha256s).
+    #[serde(default)]
+    pub size: Vec<u64>,
+    #[serde(default)]
+    pub xxh64: Vec<String>,
+    /// Known at claim time on folder boards only (object stores hash while uploading).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sha256: Vec<String>,
     pub by: String,
     pub at: String,
@@ -202,28 +213,30 @@ impl Board {
         let id = id.as_str();
         let folder = matches!(self.kind, Kind::Folder(_));
         progress.start(total);
-        let mut digests = Vec::with_capacity(request.files.len());
+        let mut content = Content::new(&request.files);
         for file in &request.files {
-            let digest = if folder {
+            let known = if folder {
                 let key = self.layout.staged_file(id, &file.name);
-                self.stage(&file.path, &key, progress).await
+                self.stage(&file.path, &key, progress).await.map(Known::All)
             } else {
-                // Object stores: hash first and upload later, straight to the version
-                // folder. Reading a local file twice is cheap; copying a staged object
-                // into place is not (SeaweedFS rewrote every byte: 4.6 s per GB).
-                hash_file(&file.path)
+                // Object stores: the name hash first (xxhash64, fast) and the upload
+                // later, straight to the version folder, with sha256 computed on the
+                // way. Copying a staged object into place is not cheap (SeaweedFS
+                // rewrote every byte: 4.6 s per GB).
+                name_hash(&file.path).map(|(size, xxh64)| Known::NameHash { size, xxh64 })
             };
-            digests.push(digest.map_err(|e| (e, None))?);
+            content.add(known.map_err(|e| (e, None))?);
         }
-
-        let sha256: Vec<String> = digests.iter().map(|d| d.sha256.clone()).collect();
-        let xxh: Vec<&str> = digests.iter().map(|d| d.xxh64.as_str()).collect();
-        let hash = pin_hash(&xxh);
+        let hash = content.pin_hash();
         let names: Vec<String> = request.files.iter().map(|f| f.name.clone()).collect();
 
         let latest = self.latest(&request.name).await.map_err(|e| (e, None))?;
         if let Some(latest) = &latest {
-            if !request.force && same_content(&latest.meta, &names, &sha256, &hash) {
+            let same = !request.force
+                && content
+                    .is_in(&latest.meta, &names, &hash)
+                    .map_err(|e| (e, None))?;
+            if same {
                 return Ok(PushOutcome {
                     version: latest.version.name.clone(),
                     created: false,
@@ -239,25 +252,28 @@ impl Board {
             now = now.max(next);
         }
         let (version, created) = self
-            .claim(&request.name, id, now, &hash, &sha256)
+            .claim(&request.name, id, now, &hash, &names, &mut content)
             .await
             .map_err(|e| (e, None))?;
         let version = match version {
             Claimed::Ours(version) => version,
-            Claimed::Twin(version) => {
-                let meta = self
-                    .meta(&request.name, &version)
-                    .await
-                    .map_err(|e| (e, None))?;
+            Claimed::Twin(version, meta) => {
                 return Ok(PushOutcome {
                     version,
                     created: false,
-                    meta,
-                });
+                    meta: *meta,
+                })
             }
         };
         let fail = |e: RegistryError| (e, Some(version.clone()));
 
+        let (digests, pending) = match &self.kind {
+            Kind::Folder(_) => (content.digests(), Vec::new()),
+            _ => self
+                .upload_all(request, lease, &version, &content, progress)
+                .await
+                .map_err(fail)?,
+        };
         let ferry = FerryMeta {
             format: 1,
             ferry_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -310,7 +326,7 @@ impl Board {
         match &self.kind {
             Kind::Folder(root) => self.publish_folder(root, id, &request.name, &version, data_txt),
             _ => {
-                self.publish(request, lease, &version, &digests, data_txt, progress)
+                self.publish(&request.name, &version, pending, data_txt)
                     .await
             }
         }
@@ -324,31 +340,34 @@ impl Board {
     }
 
     /// Uploads the files into the version folder as multipart uploads, which stay
-    /// invisible until completed; completes them all, puts the small files, then writes
-    /// `data.txt` create-only: the version exists from that last write on.
-    async fn publish(
+    /// invisible until completed, and returns their digests (sha256 taken on the way)
+    /// with the uploads still to complete. A file that changed since its name hash was
+    /// taken is refused.
+    async fn upload_all(
         &self,
         request: &PushRequest,
         lease: &mut Lease,
         version: &str,
-        digests: &[Digests],
-        data_txt: Vec<u8>,
+        content: &Content<'_>,
         progress: &dyn Progress,
-    ) -> Result<()> {
+    ) -> Result<(Vec<Digests>, Vec<(Path, Pending)>)> {
         let mut pending = Vec::with_capacity(request.files.len());
+        let mut digests = Vec::with_capacity(request.files.len());
         let mut result = Ok(());
-        for (file, expected) in request.files.iter().zip(digests) {
+        for (index, file) in request.files.iter().enumerate() {
             let key = self.layout.file(&request.name, version, &file.name);
             match self.upload(&file.path, &key, lease, progress).await {
-                Ok((recheck, _)) if !recheck.matches(expected) => {
+                Ok((digest, upload)) => {
+                    let changed = !content.matches(index, &digest);
+                    pending.push((key, upload));
+                    digests.push(digest);
+                    if !changed {
+                        continue;
+                    }
                     result = Err(RegistryError::Refused(format!(
                         "{}: the file changed while it was being pushed",
                         file.path.display()
                     )));
-                }
-                Ok((_, upload)) => {
-                    pending.push((key, upload));
-                    continue;
                 }
                 Err(e) => result = Err(e),
             }
@@ -362,6 +381,18 @@ impl Board {
             }
             return Err(e);
         }
+        Ok((digests, pending))
+    }
+
+    /// Completes the uploads, puts the small files, then writes `data.txt`
+    /// create-only: the version exists from that last write on.
+    async fn publish(
+        &self,
+        name: &str,
+        version: &str,
+        mut pending: Vec<(Path, Pending)>,
+        data_txt: Vec<u8>,
+    ) -> Result<()> {
         // Big files first (their completion is quick), small ones after: the moment
         // between the first visible file and data.txt stays short.
         pending.sort_by_key(|(_, upload)| matches!(upload, Pending::Small(_)));
@@ -381,7 +412,7 @@ impl Board {
                 }
             }
         }
-        let key = self.layout.data_txt(&request.name, version);
+        let key = self.layout.data_txt(name, version);
         self.store
             .put_opts(
                 &key,
@@ -439,25 +470,25 @@ impl Board {
     }
 
     /// Streams one file to `key` in parts (at most `MAX_PARTS_IN_FLIGHT` at once),
-    /// with its size and xxhash64 taken again on the way (enough to see that the file
-    /// changed since it was hashed; sha256 again would take CPU from the upload). A file
-    /// smaller than one part comes back whole, to be put after the big ones; a
-    /// multipart upload comes back uncompleted.
+    /// hashing it on the way on a thread of its own (sha256 runs at about 1.8 GB/s
+    /// here, so it keeps up with any upload and costs no wall time). A file smaller
+    /// than one part comes back whole, to be put after the big ones; a multipart
+    /// upload comes back uncompleted.
     async fn upload(
         &self,
         path: &std::path::Path,
         key: &Path,
         lease: &mut Lease,
         progress: &dyn Progress,
-    ) -> Result<(Recheck, Pending)> {
+    ) -> Result<(Digests, Pending)> {
         let io = |e| RegistryError::io(path, e);
         let mut file = tokio::fs::File::open(path).await.map_err(io)?;
-        let mut recheck = Recheck::default();
-        let mut chunk = read_chunk(&mut file).await.map_err(io)?;
-        recheck.update(&chunk);
+        let mut chunk = read_chunk(&mut file).await.map_err(io)?.freeze();
         progress.advance(chunk.len() as u64);
         if chunk.len() < CHUNK {
-            return Ok((recheck, Pending::Small(chunk.freeze())));
+            let mut hasher = Hasher::new();
+            hasher.update(&chunk);
+            return Ok((hasher.finish(), Pending::Small(chunk)));
         }
         let store = self.multipart()?.clone();
         let id = store
@@ -473,14 +504,25 @@ impl Board {
             let _ = store.abort_multipart(key, &id).await;
             return Err(e);
         }
+        // Parts share their bytes with the hashing thread (no copy).
+        let (to_hasher, mut hasher_in) = tokio::sync::mpsc::channel::<Bytes>(4);
+        let hashing = tokio::task::spawn_blocking(move || {
+            let mut hasher = Hasher::new();
+            while let Some(chunk) = hasher_in.blocking_recv() {
+                hasher.update(&chunk);
+            }
+            hasher.finish()
+        });
         let mut parts = tokio::task::JoinSet::new();
         let mut done: Vec<Option<PartId>> = Vec::new();
         let sent: Result<()> = async {
             loop {
+                // The hasher only stops early if it panicked; the join below says so.
+                let _ = to_hasher.send(chunk.clone()).await;
                 let (part_store, part_key, part_id) = (store.clone(), key.clone(), id.clone());
                 let index = done.len();
                 done.push(None);
-                let payload = PutPayload::from(chunk.freeze());
+                let payload = PutPayload::from(chunk);
                 parts.spawn(async move {
                     let part = part_store
                         .put_part(&part_key, &part_id, index, payload)
@@ -492,11 +534,10 @@ impl Board {
                         .await
                         .map_err(self.store_error("write", key))?;
                 }
-                chunk = read_chunk(&mut file).await.map_err(io)?;
+                chunk = read_chunk(&mut file).await.map_err(io)?.freeze();
                 if chunk.is_empty() {
                     break;
                 }
-                recheck.update(&chunk);
                 progress.advance(chunk.len() as u64);
             }
             while !parts.is_empty() {
@@ -507,13 +548,21 @@ impl Board {
             Ok(())
         }
         .await;
-        if let Err(e) = sent {
-            parts.shutdown().await;
-            let _ = store.abort_multipart(key, &id).await;
-            return Err(e);
+        drop(to_hasher);
+        let digests = hashing.await;
+        let sent = sent
+            .and_then(|()| digests.map_err(|e| RegistryError::io(path, std::io::Error::other(e))));
+        match sent {
+            Ok(digests) => {
+                let parts = done.into_iter().flatten().collect();
+                Ok((digests, Pending::Multipart { id, parts }))
+            }
+            Err(e) => {
+                parts.shutdown().await;
+                let _ = store.abort_multipart(key, &id).await;
+                Err(e)
+            }
         }
-        let parts = done.into_iter().flatten().collect();
-        Ok((recheck, Pending::Multipart { id, parts }))
     }
 
     /// The store's multipart API (object-store boards only: folders stage files).
@@ -562,7 +611,8 @@ impl Board {
         id: &str,
         now: DateTime<Utc>,
         hash: &str,
-        sha256: &[String],
+        names: &[String],
+        content: &mut Content<'_>,
     ) -> Result<(Claimed, DateTime<Utc>)> {
         let mut created = now;
         for _ in 0..100 {
@@ -570,7 +620,9 @@ impl Board {
             let key = self.layout.claim(name, &version);
             let claim = Claim {
                 upload: id.to_string(),
-                sha256: sha256.to_vec(),
+                size: content.sizes.clone(),
+                xxh64: content.xxh64.clone(),
+                sha256: content.sha256.clone().unwrap_or_default(),
                 by: Board::identity(),
                 at: now_rfc3339(),
             };
@@ -587,11 +639,14 @@ impl Board {
                 Ok(_) => return Ok((Claimed::Ours(version), created)),
                 Err(object_store::Error::AlreadyExists { .. }) => {
                     let theirs = self.read_claim(&key).await?;
-                    if theirs.as_ref().is_some_and(|c| c.sha256 == sha256) {
-                        // The same content pushed at the same second by someone else:
-                        // their version is ours once it is complete.
+                    if theirs.is_some_and(|c| c.size == content.sizes && c.xxh64 == content.xxh64) {
+                        // Likely the same content pushed at the same second by someone
+                        // else: once their version is complete, its sha256s decide.
                         self.wait_for(name, &version).await?;
-                        return Ok((Claimed::Twin(version), created));
+                        let meta = self.meta(name, &version).await?;
+                        if content.is_in(&meta, names, hash)? {
+                            return Ok((Claimed::Twin(version, Box::new(meta)), created));
+                        }
                     }
                     created += Duration::seconds(1);
                 }
@@ -652,32 +707,6 @@ impl Board {
     }
 }
 
-/// Size and xxhash64 of a file as it is uploaded.
-struct Recheck {
-    xxh64: crate::hash::Xxh64,
-    size: u64,
-}
-
-impl Default for Recheck {
-    fn default() -> Recheck {
-        Recheck {
-            xxh64: crate::hash::Xxh64::new(0),
-            size: 0,
-        }
-    }
-}
-
-impl Recheck {
-    fn update(&mut self, bytes: &[u8]) {
-        self.xxh64.update(bytes);
-        self.size += bytes.len() as u64;
-    }
-
-    fn matches(&self, digests: &Digests) -> bool {
-        self.size == digests.size && format!("{:016x}", self.xxh64.digest()) == digests.xxh64
-    }
-}
-
 /// An uploaded file not yet visible.
 enum Pending {
     Small(bytes::Bytes),
@@ -710,21 +739,126 @@ fn hash_file(path: &std::path::Path) -> Result<Digests> {
     copy_hashing(file, std::io::sink(), &()).map_err(|e| RegistryError::io(path, e))
 }
 
+/// A local file's size and xxhash64: what names its version, at a fraction of
+/// sha256's cost.
+fn name_hash(path: &std::path::Path) -> Result<(u64, String)> {
+    use std::io::Read;
+    let io = |e| RegistryError::io(path, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut buf = vec![0; 1 << 20];
+    let mut xxh64 = Xxh64::new(0);
+    let mut size = 0u64;
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                xxh64.update(&buf[..n]);
+                size += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+    Ok((size, format!("{:016x}", xxh64.digest())))
+}
+
 enum Claimed {
     Ours(String),
     /// An identical concurrent push holds the name; its version is the result.
-    Twin(String),
+    Twin(String, Box<PinMeta>),
 }
 
-/// Whether a version holds exactly these files with these contents.
-fn same_content(meta: &PinMeta, names: &[String], sha256: &[String], hash: &str) -> bool {
-    if meta.files() != names || meta.pin_hash != hash {
-        return false;
+/// What one file's first pass learned.
+enum Known {
+    /// Everything (a folder board's staging copy).
+    All(Digests),
+    /// What names the version (an object store's quick pass; sha256 comes with the
+    /// upload).
+    NameHash { size: u64, xxh64: String },
+}
+
+/// The files of a push as far as they are known before the upload: sizes and
+/// xxhash64 always (they name the version), sha256 once a pass has computed it.
+struct Content<'a> {
+    files: &'a [SourceFile],
+    sizes: Vec<u64>,
+    xxh64: Vec<String>,
+    sha256: Option<Vec<String>>,
+}
+
+impl<'a> Content<'a> {
+    fn new(files: &'a [SourceFile]) -> Content<'a> {
+        Content {
+            files,
+            sizes: Vec::with_capacity(files.len()),
+            xxh64: Vec::with_capacity(files.len()),
+            sha256: Some(Vec::with_capacity(files.len())),
+        }
     }
-    match meta.ferry() {
-        Ok(Some(ferry)) => ferry.files.iter().map(|f| &f.sha256).eq(sha256.iter()),
-        // A pin written by pins: its xxhash64 is all there is to compare.
-        _ => true,
+
+    fn add(&mut self, known: Known) {
+        match known {
+            Known::All(d) => {
+                self.sizes.push(d.size);
+                self.xxh64.push(d.xxh64);
+                if let Some(sha256) = &mut self.sha256 {
+                    sha256.push(d.sha256);
+                }
+            }
+            Known::NameHash { size, xxh64 } => {
+                self.sizes.push(size);
+                self.xxh64.push(xxh64);
+                self.sha256 = None;
+            }
+        }
+    }
+
+    fn pin_hash(&self) -> String {
+        let xxh: Vec<&str> = self.xxh64.iter().map(String::as_str).collect();
+        pin_hash(&xxh)
+    }
+
+    /// The sha256s, computed now if the first pass did not (only when a version
+    /// with the same names and hash exists: rare, and worth a second read).
+    fn sha256(&mut self) -> Result<&[String]> {
+        if self.sha256.is_none() {
+            let digests = self
+                .files
+                .iter()
+                .map(|f| hash_file(&f.path).map(|d| d.sha256))
+                .collect::<Result<_>>()?;
+            self.sha256 = Some(digests);
+        }
+        Ok(self.sha256.as_deref().expect("just computed"))
+    }
+
+    /// The digests, when the first pass computed them all (folder boards).
+    fn digests(&self) -> Vec<Digests> {
+        let sha256 = self.sha256.as_ref().expect("a folder board hashes in full");
+        (0..self.files.len())
+            .map(|i| Digests {
+                sha256: sha256[i].clone(),
+                xxh64: self.xxh64[i].clone(),
+                size: self.sizes[i],
+            })
+            .collect()
+    }
+
+    /// Whether the upload of file `index` read what the first pass read.
+    fn matches(&self, index: usize, uploaded: &Digests) -> bool {
+        self.sizes[index] == uploaded.size && self.xxh64[index] == uploaded.xxh64
+    }
+
+    /// Whether version `meta` holds exactly these files with these contents.
+    fn is_in(&mut self, meta: &PinMeta, names: &[String], hash: &str) -> Result<bool> {
+        if meta.files() != names || meta.pin_hash != hash {
+            return Ok(false);
+        }
+        match meta.ferry() {
+            Ok(Some(ferry)) => Ok(ferry.files.iter().map(|f| &f.sha256).eq(self.sha256()?)),
+            // A pin written by pins: its xxhash64 is all there is to compare.
+            _ => Ok(true),
+        }
     }
 }
 
@@ -746,4 +880,59 @@ pub(crate) fn now_rfc3339() -> String {
 /// Timestamps in ferry's metadata: RFC 3339, UTC, to the nanosecond.
 fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::FerryMeta;
+
+    fn version_of(file: &SourceFile, hash: &str, sha256: &str) -> PinMeta {
+        let mut meta = PinMeta::parse(
+            format!(
+                "api_version: 1\ncreated: 20261128T000000Z\nfile: {}\nfile_size: 5\npin_hash: {hash}\ntitle: t\ntype: file\nuser: {{}}\n",
+                file.name
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        meta.set_ferry(&FerryMeta {
+            format: 1,
+            files: vec![FileMeta {
+                name: file.name.clone(),
+                size: 5,
+                sha256: sha256.into(),
+            }],
+            ..Default::default()
+        });
+        meta
+    }
+
+    #[test]
+    fn same_name_hash_is_the_same_content_only_if_the_sha256s_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.txt");
+        std::fs::write(&path, b"hello").unwrap();
+        let files = [SourceFile {
+            path: path.clone(),
+            name: "m.txt".into(),
+        }];
+        let (size, xxh64) = name_hash(&path).unwrap();
+        let full = hash_file(&path).unwrap();
+        assert_eq!((size, xxh64.as_str()), (full.size, full.xxh64.as_str()));
+
+        let mut content = Content::new(&files);
+        content.add(Known::NameHash { size, xxh64 });
+        assert!(content.sha256.is_none());
+        let hash = content.pin_hash();
+        let names = vec!["m.txt".to_string()];
+        // An xxhash64 collision: same names, same pin_hash, other bytes.
+        let other = version_of(&files[0], &hash, &"0".repeat(64));
+        assert!(!content.is_in(&other, &names, &hash).unwrap());
+        // sha256 was computed for the comparison, once.
+        assert_eq!(content.sha256.as_deref(), Some(&[full.sha256.clone()][..]));
+        let same = version_of(&files[0], &hash, &full.sha256);
+        assert!(content.is_in(&same, &names, &hash).unwrap());
+        assert!(!content.is_in(&same, &["n.txt".to_string()], &hash).unwrap());
+    }
 }

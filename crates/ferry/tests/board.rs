@@ -491,37 +491,56 @@ fn altered_files_are_caught_at_pull_and_nothing_is_written() {
     }
 }
 
+/// Pushes every file to pin `m` at once, one process each; the references they
+/// print, in file order.
+fn push_at_once(board: &str, label: &str, files: &[PathBuf]) -> Vec<String> {
+    let children: Vec<_> = files
+        .iter()
+        .map(|file| {
+            Command::new(BIN)
+                .args([
+                    "push",
+                    file.to_str().unwrap(),
+                    "--name",
+                    "m",
+                    "--board",
+                    board,
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{label}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        })
+        .collect()
+}
+
 #[test]
 fn concurrent_pushes_lose_no_version() {
     for case in boards("concurrent") {
         let b = &case.url;
         let work = tempfile::tempdir().unwrap();
-        let children: Vec<_> = (0..16)
+        let files: Vec<PathBuf> = (0..16)
             .map(|i| {
-                let file = write(
+                write(
                     work.path(),
                     &format!("{i}/model.txt"),
                     format!("model {i}").as_bytes(),
-                );
-                Command::new(BIN)
-                    .args(["push", file.to_str().unwrap(), "--name", "m", "--board", b])
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
+                )
             })
             .collect();
-        let mut refs = Vec::new();
-        for child in children {
-            let out = child.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "{}: {}",
-                case.label,
-                String::from_utf8_lossy(&out.stderr)
-            );
-            refs.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
-        }
+        let mut refs = push_at_once(b, case.label, &files);
         refs.sort();
         refs.dedup();
         assert_eq!(refs.len(), 16, "{}: distinct versions reported", case.label);
@@ -544,6 +563,43 @@ fn concurrent_pushes_lose_no_version() {
         let mut expected: Vec<String> = (0..16).map(|i| format!("model {i}")).collect();
         expected.sort();
         assert_eq!(contents, expected, "{}", case.label);
+    }
+}
+
+#[test]
+fn concurrent_pushes_of_the_same_content_make_one_version() {
+    for case in boards("twins") {
+        let b = &case.url;
+        let work = tempfile::tempdir().unwrap();
+        let file = write(work.path(), "model.txt", b"the same model");
+        let mut refs = push_at_once(b, case.label, &vec![file; 8]);
+        // Pushes claiming in the same second share one version (without that, each
+        // loser would move a second on: 8 versions). Eight processes can straddle a
+        // second's boundary, and a push does not wait for one of another second: so
+        // one version, or two.
+        let versions = json(b, &["versions", "m", "--json"]);
+        let versions: Vec<String> = versions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| format!("m@{}", v["version"].as_str().unwrap()))
+            .collect();
+        assert!(
+            (1..=2).contains(&versions.len()),
+            "{}: {versions:?} from {refs:?}",
+            case.label
+        );
+        refs.sort();
+        refs.dedup();
+        assert_eq!(refs, versions, "{}", case.label);
+        let dir = work.path().join("out");
+        ok(b, &["pull", &refs[0], "--output", dir.to_str().unwrap()]);
+        assert_eq!(
+            std::fs::read(dir.join("model.txt")).unwrap(),
+            b"the same model",
+            "{}",
+            case.label
+        );
     }
 }
 
