@@ -22,6 +22,10 @@ Methodology:
   <table>_ferry``. ferry names the 2-D input ``X`` as columns ``X_0 .. X_19``, so ``<table>_ferry``
   is a DuckDB VIEW ``SELECT x0 AS X_0, ..., x19 AS X_19 FROM <table>`` over the very same table
   (a pure renaming projection). Output columns: ``prediction``; ``label``, ``proba_<class>``.
+  For (c), whose scikit-learn arithmetic is float64 from end to end, ferry also compiles the
+  ``DoubleTensorType`` export (tool "ferry (double export)"): the graph orbital converts.
+  For the trees the float export is the faithful one (scikit-learn's trees compare
+  float32(x) with their thresholds).
 * Timed:
     - SQL generation. ferry: wall time of the ``ferry sql`` process (stdout captured), one
       untimed warm-up run, then GEN_REPEATS (default 3) runs, median. orbital: ``parse_pipeline``
@@ -81,6 +85,10 @@ MODELS = {
     "a": ("GradientBoostingRegressor 100 trees depth 3", "reg"),
     "b": ("RandomForestClassifier 100 trees max_depth 10 (binary)", "clf"),
     "c": ("StandardScaler + LogisticRegression (binary)", "clf"),
+}
+# Models whose scikit-learn arithmetic is float64 all through (no tree casts its input
+# to float32): ferry also compiles their double-input export, the graph orbital gets.
+FLOAT64_MODELS = {"c"
 }
 
 
@@ -180,12 +188,14 @@ def make_pipeline(key: str):
     return Pipeline([("scaler", StandardScaler()), ("model", LogisticRegression(max_iter=1000))])
 
 
-def export_onnx(pipe, kind: str, path: Path) -> None:
-    """The skl2onnx export of onnx_bench.py: one float32 input X of 20 columns, no ZipMap."""
+def export_onnx(pipe, kind: str, path: Path, double: bool = False) -> None:
+    """The skl2onnx export of onnx_bench.py: one float32 input X of 20 columns, no ZipMap
+    (float64 with `double`)."""
     from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import FloatTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
     options = {id(pipe.steps[-1][1]): {"zipmap": False}} if kind == "clf" else None
-    onx = to_onnx(pipe, initial_types=[("X", FloatTensorType([None, N_FEATURES]))], options=options)
+    tensor = DoubleTensorType if double else FloatTensorType
+    onx = to_onnx(pipe, initial_types=[("X", tensor([None, N_FEATURES]))], options=options)
     path.write_bytes(onx.SerializeToString())
 
 
@@ -208,11 +218,11 @@ def warm_up_orbital() -> None:
 def output_columns(tool: str, kind: str, columns: list[str], classes) -> tuple[list[str], str | None]:
     """(value columns in the order of sklearn's output, label column) for one tool's result."""
     if kind == "reg":
-        name = "prediction" if tool == "ferry" else "variable"
+        name = "prediction" if tool.startswith("ferry") else "variable"
         if name not in columns:
             raise RuntimeError(f"{tool}: no column {name!r} in {columns}")
         return [name], None
-    if tool == "ferry":
+    if tool.startswith("ferry"):
         probs, label = [f"proba_{c}" for c in classes], "label"
     else:
         probs, label = [f"output_probability.{c}" for c in classes], "output_label"
@@ -261,23 +271,26 @@ def bench_model(key: str, con, data: dict, args) -> list[dict]:
 
     rows = []
     # ---------------- ferry
-    rec = dict(model=key, title=title, tool="ferry")
-    try:
-        onnx_path = args.work / f"{key}.onnx"
-        rec["export_s"], _, _ = timed(lambda: export_onnx(pipe, kind, onnx_path), args.gen_repeats)
-        cmd = [str(args.ferry), "sql", str(onnx_path), "-d", "duckdb", "-t", f"{table}_ferry"]
+    exports = [("ferry", False)] + ([("ferry (double export)", True)] if key in FLOAT64_MODELS else [])
+    for tool, double in exports:
+        rec = dict(model=key, title=title, tool=tool)
+        try:
+            onnx_path = args.work / f"{key}{'_double' if double else ''}.onnx"
+            rec["export_s"], _, _ = timed(lambda: export_onnx(pipe, kind, onnx_path, double),
+                                          args.gen_repeats)
+            cmd = [str(args.ferry), "sql", str(onnx_path), "-d", "duckdb", "-t", f"{table}_ferry"]
 
-        def gen_ferry():
-            p = subprocess.run(cmd, capture_output=True, text=True)
-            if p.returncode != 0:
-                raise RuntimeError(f"ferry sql failed ({p.returncode}): {p.stderr.strip()[-500:]}")
-            return p.stdout
-        rec["gen_s"], rec["gen_times"], sql = timed(gen_ferry, args.gen_repeats, slow=args.slow)
-        rows.append(run_query(con, rec, sql, "ferry", kind, ref_values, ref_labels, classes, args))
-    except Exception as e:  # noqa: BLE001 - record and go on
-        traceback.print_exc()
-        rec["error"] = one_line(e)
-        rows.append(rec)
+            def gen_ferry():
+                p = subprocess.run(cmd, capture_output=True, text=True)
+                if p.returncode != 0:
+                    raise RuntimeError(f"ferry sql failed ({p.returncode}): {p.stderr.strip()[-500:]}")
+                return p.stdout
+            rec["gen_s"], rec["gen_times"], sql = timed(gen_ferry, args.gen_repeats, slow=args.slow)
+            rows.append(run_query(con, rec, sql, tool, kind, ref_values, ref_labels, classes, args))
+        except Exception as e:  # noqa: BLE001 - record and go on
+            traceback.print_exc()
+            rec["error"] = one_line(e)
+            rows.append(rec)
 
     # ---------------- orbital
     rec = dict(model=key, title=title, tool="orbital")
@@ -294,7 +307,7 @@ def bench_model(key: str, con, data: dict, args) -> list[dict]:
 
 def run_query(con, rec, sql, tool, kind, ref_values, ref_labels, classes, args) -> dict:
     rec["sql_bytes"] = len(sql.encode())
-    (args.work / f"{rec['model']}_{tool}.sql").write_text(sql)
+    (args.work / f"{rec['model']}_{tool.split()[0]}{'_double' if 'double' in tool else ''}.sql").write_text(sql)
     print(f"    {tool}: SQL {rec['sql_bytes']:,} bytes, generated in {rec['gen_s']:.3f} s "
           f"(runs {', '.join(f'{t:.3f}' for t in rec['gen_times'])})", flush=True)
     query = f"CREATE OR REPLACE TABLE out AS {sql.strip().rstrip(';')}"
@@ -351,15 +364,18 @@ def report(results: list[dict], meta: dict) -> list[str]:
             f"| {labels} |")
     lines += ["", "Ratios (orbital / ferry; > 1: ferry is faster or smaller):", ""]
     for key in dict.fromkeys(r["model"] for r in results):
-        pair = {r["tool"]: r for r in results if r["model"] == key}
-        f, o = pair.get("ferry", {}), pair.get("orbital", {})
-        if "exec_s" not in f or "exec_s" not in o:
-            lines.append(f"* ({key}): n/a (a tool failed)")
-            continue
-        lines.append(
-            f"* ({key}) {f['title']}: generation {o['gen_s'] / f['gen_s']:.1f}x "
-            f"(vs ferry incl. skl2onnx export: {o['gen_s'] / (f['gen_s'] + f['export_s']):.1f}x), "
-            f"SQL bytes {o['sql_bytes'] / f['sql_bytes']:.2f}x, execution {o['exec_s'] / f['exec_s']:.2f}x")
+        tools = {r["tool"]: r for r in results if r["model"] == key}
+        o = tools.get("orbital", {})
+        for tool, f in tools.items():
+            if tool == "orbital":
+                continue
+            if "exec_s" not in f or "exec_s" not in o:
+                lines.append(f"* ({key}) {tool}: n/a (a tool failed)")
+                continue
+            lines.append(
+                f"* ({key}) {f['title']}, {tool}: generation {o['gen_s'] / f['gen_s']:.1f}x "
+                f"(vs ferry incl. skl2onnx export: {o['gen_s'] / (f['gen_s'] + f['export_s']):.1f}x), "
+                f"SQL bytes {o['sql_bytes'] / f['sql_bytes']:.2f}x, execution {o['exec_s'] / f['exec_s']:.2f}x")
     lines += ["", "Output columns: " + "; ".join(
         f"({r['model']}) {r['tool']}: {', '.join(r['output_columns'])}" for r in results if "output_columns" in r)]
     return lines

@@ -93,6 +93,40 @@ pub(crate) fn internal(name: impl Into<String>) -> Expr {
 }
 
 impl Expr {
+    /// Calls `f` with the name of every column ferry named that the tree reads.
+    pub(crate) fn for_each_internal(&self, f: &mut impl FnMut(&str)) {
+        match self {
+            Expr::Internal(name) => f(name),
+            Expr::Column(_) | Expr::Float(_) | Expr::Int(_) | Expr::Str(_) | Expr::Null => {}
+            Expr::Bin(a, _, b) => {
+                a.for_each_internal(f);
+                b.for_each_internal(f);
+            }
+            Expr::Sum(v) | Expr::And(v) | Expr::Or(v) | Expr::Greatest(v) | Expr::Math(_, v) => {
+                v.iter().for_each(|e| e.for_each_internal(f))
+            }
+            Expr::IsNull(x) | Expr::Not(x) | Expr::Float32(x) | Expr::Float64(x) => {
+                x.for_each_internal(f)
+            }
+            Expr::Exp(x, _) => x.for_each_internal(f),
+            Expr::In(x, v) => {
+                x.for_each_internal(f);
+                v.iter().for_each(|e| e.for_each_internal(f));
+            }
+            Expr::Case(whens, otherwise) => {
+                for (c, v) in whens {
+                    c.for_each_internal(f);
+                    v.for_each_internal(f);
+                }
+                otherwise.for_each_internal(f);
+            }
+            Expr::Fold { init, terms, .. } => {
+                init.for_each_internal(f);
+                terms.iter().for_each(|e| e.for_each_internal(f));
+            }
+        }
+    }
+
     /// Rewrites the tree bottom-up: `f` sees each node after its children.
     pub(crate) fn map_bottom_up(self, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
         let all = |v: Vec<Expr>, f: &mut _| -> Vec<Expr> {
