@@ -109,6 +109,8 @@ impl<T: Float, S: Float> Engine for TreeEngine<T, S> {
 struct LinearEngine<S: Float> {
     coefficients: Vec<Vec<S>>,
     intercepts: Vec<S>,
+    /// Score `k` is feature `k` ([`Linear::is_identity`]).
+    identity: bool,
 }
 
 impl<S: Float> Engine for LinearEngine<S> {
@@ -118,6 +120,14 @@ impl<S: Float> Engine for LinearEngine<S> {
     fn raw(&self, columns: &[Cow<'_, [f64]>], start: usize, out: &mut [f64]) {
         let n = self.intercepts.len();
         let len = out.len() / n;
+        if self.identity {
+            for (k, column) in columns.iter().enumerate() {
+                for (r, x) in column[start..start + len].iter().enumerate() {
+                    out[r * n + k] = S::from_f64(*x).to_f64();
+                }
+            }
+            return;
+        }
         let mut acc = vec![S::from_f64(0.0); len];
         for k in 0..n {
             acc.iter_mut().for_each(|a| *a = self.intercepts[k]);
@@ -141,6 +151,7 @@ fn linear_engine<S: Float>(linear: &Linear) -> Box<dyn Engine> {
             .map(|row| row.iter().map(|c| S::from_f64(*c)).collect())
             .collect(),
         intercepts: linear.intercepts.iter().map(|c| S::from_f64(*c)).collect(),
+        identity: linear.is_identity(),
     })
 }
 

@@ -13,3 +13,42 @@ pub struct Linear {
     /// Precision of features, products and sums.
     pub score_precision: Precision,
 }
+
+impl Linear {
+    /// Whether raw score `k` is feature `k` (rounded to `score_precision`): what
+    /// importers write for an estimator made of columns a graph computed already. It
+    /// is evaluated as that selection, not as products with 0 and 1: `0 * x` is NaN
+    /// for an infinite or missing `x`, which would leak one column's NaN into every
+    /// score, where the graph has no arithmetic at all.
+    pub fn is_identity(&self) -> bool {
+        let n = self.intercepts.len();
+        self.coefficients.len() == n
+            && self.intercepts.iter().all(|b| *b == 0.0)
+            && self.coefficients.iter().enumerate().all(|(k, row)| {
+                row.len() == n
+                    && row
+                        .iter()
+                        .enumerate()
+                        .all(|(j, w)| *w == if j == k { 1.0 } else { 0.0 })
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_is_recognised() {
+        let linear = |coefficients: Vec<Vec<f64>>, intercepts: Vec<f64>| Linear {
+            coefficients,
+            intercepts,
+            score_precision: Precision::F64,
+        };
+        assert!(linear(vec![vec![1.0, 0.0], vec![0.0, 1.0]], vec![0.0, 0.0]).is_identity());
+        assert!(linear(vec![vec![1.0]], vec![0.0]).is_identity());
+        assert!(!linear(vec![vec![1.0, 0.0], vec![0.0, 1.0]], vec![0.0, 0.5]).is_identity());
+        assert!(!linear(vec![vec![0.0, 1.0], vec![1.0, 0.0]], vec![0.0, 0.0]).is_identity());
+        assert!(!linear(vec![vec![1.0, 0.0]], vec![0.0]).is_identity());
+    }
+}

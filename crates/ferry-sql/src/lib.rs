@@ -379,17 +379,30 @@ impl<'a> Compiler<'a> {
                 }
             }
             Estimator::Linear(linear) => {
+                let feature = |j: usize| {
+                    let input = &feature_inputs[j];
+                    match &input.levels {
+                        Some(levels) => {
+                            derived::level_codes(features[j].clone(), levels, input.unseen)
+                        }
+                        None => features[j].clone(),
+                    }
+                };
+                let identity = linear.is_identity();
                 let mut scores = Vec::new();
-                for (row, intercept) in linear.coefficients.iter().zip(&linear.intercepts) {
+                for (k, (row, intercept)) in linear
+                    .coefficients
+                    .iter()
+                    .zip(&linear.intercepts)
+                    .enumerate()
+                {
+                    if identity {
+                        scores.push(f32_if(precision, feature(k)));
+                        continue;
+                    }
                     let mut score = Expr::Float(in_precision(literal, *intercept));
                     for (j, c) in row.iter().enumerate() {
-                        let input = &feature_inputs[j];
-                        let x = match &input.levels {
-                            Some(levels) => {
-                                derived::level_codes(features[j].clone(), levels, input.unseen)
-                            }
-                            None => features[j].clone(),
-                        };
+                        let x = feature(j);
                         let term = f32_if(
                             precision,
                             bin(

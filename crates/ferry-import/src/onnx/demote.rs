@@ -87,6 +87,23 @@ fn raw_scores(
 ) -> Result<(Vec<Expr>, Precision), ImportError> {
     let name = node.output.first().cloned().unwrap_or_default();
     let (exprs, precision) = match estimator {
+        // Columns a graph computed already: each score is its column (rounded to the
+        // score precision), not a product with a row of the identity.
+        Estimator::Linear(linear) if linear.is_identity() => (
+            features
+                .iter()
+                .map(|&c| match linear.score_precision {
+                    Precision::F64 => Expr::column(c),
+                    Precision::F32 => Expr::Dot {
+                        columns: vec![c],
+                        weights: vec![1.0],
+                        bias: 0.0,
+                        precision: Precision::F32,
+                    },
+                })
+                .collect::<Vec<_>>(),
+            linear.score_precision,
+        ),
         Estimator::Linear(linear) => (
             linear
                 .coefficients

@@ -752,8 +752,8 @@ fn classification(classes: Vec<String>, label_column: Option<usize>) -> Task {
     }
 }
 
-/// A linear estimator that passes `n` features through as raw scores: `0 + 1·x` is `x`
-/// exactly in either precision.
+/// A linear estimator that passes `n` features through as raw scores (evaluated as
+/// that selection: see [`Linear::is_identity`]).
 pub(crate) fn identity(n: usize, precision: Precision) -> Estimator {
     Estimator::Linear(Linear {
         coefficients: (0..n)

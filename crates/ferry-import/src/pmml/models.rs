@@ -730,17 +730,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                             .reduce(|a, b| Expr::binary(BinaryFn::Add, a, b, Precision::F64))
                             .expect("classes");
                         let total = Expr::column(self.column("sum", total));
-                        let values = ys
-                            .iter()
-                            .map(|y| {
-                                Expr::binary(
-                                    BinaryFn::Div,
-                                    y.clone(),
-                                    total.clone(),
-                                    Precision::F64,
-                                )
-                            })
-                            .collect();
+                        let values = ys.iter().map(|y| share(y.clone(), &total)).collect();
                         Ok(Scored::Values {
                             values,
                             label: None,
@@ -1259,4 +1249,14 @@ pub(crate) fn leaf_value(node: El<'_, '_>, leaf: &Leaf) -> Result<f64, ImportErr
             }
         }
     }
+}
+
+/// `y / total` for simplemax normalisation, missing where the total is 0: JPMML refuses
+/// such a row (an undefined result), where IEEE division would give ±inf "probabilities".
+pub(super) fn share(y: Expr, total: &Expr) -> Expr {
+    Expr::if_else(
+        Expr::compare(CompareOp::Ne, total.clone(), Expr::constant(0.0)),
+        Expr::binary(BinaryFn::Div, y, total.clone(), Precision::F64),
+        Expr::constant(f64::NAN),
+    )
 }

@@ -82,7 +82,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                         let total = Expr::column(self.column("sum", total));
                         values
                             .into_iter()
-                            .map(|v| Expr::binary(BinaryFn::Div, v, total.clone(), F64))
+                            .map(|v| super::models::share(v, &total))
                             .collect()
                     };
                     ids.into_iter().zip(values).collect()
