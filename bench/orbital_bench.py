@@ -18,7 +18,7 @@ Methodology:
   (classification).
 * ferry: the same fitted pipeline exported with skl2onnx ``to_onnx(pipe, initial_types=[("X",
   FloatTensorType([None, 20]))], options={id(estimator): {"zipmap": False}})`` (as
-  onnx_bench.py) to WORK/<model>.onnx, then ``ferry sql WORK/<model>.onnx -d duckdb -t
+  onnx_bench.py) to WORK/<model>_ferry.onnx, then ``ferry sql WORK/<model>_ferry.onnx -d duckdb -t
   <table>_ferry``. ferry names the 2-D input ``X`` as columns ``X_0 .. X_19``, so ``<table>_ferry``
   is a DuckDB VIEW ``SELECT x0 AS X_0, ..., x19 AS X_19 FROM <table>`` over the very same table
   (a pure renaming projection). Output columns: ``prediction``; ``label``, ``proba_<class>``.
@@ -271,11 +271,14 @@ def bench_model(key: str, con, data: dict, args) -> list[dict]:
 
     rows = []
     # ---------------- ferry
-    exports = [("ferry", False)] + ([("ferry (double export)", True)] if key in FLOAT64_MODELS else [])
-    for tool, double in exports:
-        rec = dict(model=key, title=title, tool=tool)
+    # (tool, file stem of its ONNX export and SQL, double-input export)
+    exports = [("ferry", "ferry", False)]
+    if key in FLOAT64_MODELS:
+        exports.append(("ferry (double export)", "ferry_double", True))
+    for tool, stem, double in exports:
+        rec = dict(model=key, title=title, tool=tool, stem=stem)
         try:
-            onnx_path = args.work / f"{key}{'_double' if double else ''}.onnx"
+            onnx_path = args.work / f"{key}_{stem}.onnx"
             rec["export_s"], _, _ = timed(lambda: export_onnx(pipe, kind, onnx_path, double),
                                           args.gen_repeats)
             cmd = [str(args.ferry), "sql", str(onnx_path), "-d", "duckdb", "-t", f"{table}_ferry"]
@@ -307,7 +310,7 @@ def bench_model(key: str, con, data: dict, args) -> list[dict]:
 
 def run_query(con, rec, sql, tool, kind, ref_values, ref_labels, classes, args) -> dict:
     rec["sql_bytes"] = len(sql.encode())
-    (args.work / f"{rec['model']}_{tool.split()[0]}{'_double' if 'double' in tool else ''}.sql").write_text(sql)
+    (args.work / f"{rec['model']}_{rec.get('stem', tool)}.sql").write_text(sql)
     print(f"    {tool}: SQL {rec['sql_bytes']:,} bytes, generated in {rec['gen_s']:.3f} s "
           f"(runs {', '.join(f'{t:.3f}' for t in rec['gen_times'])})", flush=True)
     query = f"CREATE OR REPLACE TABLE out AS {sql.strip().rstrip(';')}"

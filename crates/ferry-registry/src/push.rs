@@ -211,22 +211,31 @@ impl Board {
     ) -> std::result::Result<PushOutcome, (RegistryError, Option<String>)> {
         let id = lease.id.clone();
         let id = id.as_str();
-        let folder = matches!(self.kind, Kind::Folder(_));
         progress.start(total);
-        let mut content = Content::new(&request.files);
-        for file in &request.files {
-            let known = if folder {
+        // Folder boards hash in full while staging; object stores take the name hash
+        // first (xxhash64, fast) and upload later, straight to the version folder,
+        // with sha256 computed on the way. Copying a staged object into place is not
+        // cheap (SeaweedFS rewrote every byte: 4.6 s per GB).
+        let (mut content, staged) = if matches!(self.kind, Kind::Folder(_)) {
+            let mut digests = Vec::with_capacity(request.files.len());
+            for file in &request.files {
                 let key = self.layout.staged_file(id, &file.name);
-                self.stage(&file.path, &key, progress).await.map(Known::All)
-            } else {
-                // Object stores: the name hash first (xxhash64, fast) and the upload
-                // later, straight to the version folder, with sha256 computed on the
-                // way. Copying a staged object into place is not cheap (SeaweedFS
-                // rewrote every byte: 4.6 s per GB).
-                name_hash(&file.path).map(|(size, xxh64)| Known::NameHash { size, xxh64 })
-            };
-            content.add(known.map_err(|e| (e, None))?);
-        }
+                digests.push(
+                    self.stage(&file.path, &key, progress)
+                        .await
+                        .map_err(|e| (e, None))?,
+                );
+            }
+            (Content::hashed(&request.files, &digests), Some(digests))
+        } else {
+            let named = request
+                .files
+                .iter()
+                .map(|f| name_hash(&f.path))
+                .collect::<Result<Vec<_>>>()
+                .map_err(|e| (e, None))?;
+            (Content::named(&request.files, named), None)
+        };
         let hash = content.pin_hash();
         let names: Vec<String> = request.files.iter().map(|f| f.name.clone()).collect();
 
@@ -267,9 +276,9 @@ impl Board {
         };
         let fail = |e: RegistryError| (e, Some(version.clone()));
 
-        let (digests, pending) = match &self.kind {
-            Kind::Folder(_) => (content.digests(), Vec::new()),
-            _ => self
+        let (digests, pending) = match staged {
+            Some(digests) => (digests, Vec::new()),
+            None => self
                 .upload_all(request, lease, &version, &content, progress)
                 .await
                 .map_err(fail)?,
@@ -768,15 +777,6 @@ enum Claimed {
     Twin(String, Box<PinMeta>),
 }
 
-/// What one file's first pass learned.
-enum Known {
-    /// Everything (a folder board's staging copy).
-    All(Digests),
-    /// What names the version (an object store's quick pass; sha256 comes with the
-    /// upload).
-    NameHash { size: u64, xxh64: String },
-}
-
 /// The files of a push as far as they are known before the upload: sizes and
 /// xxhash64 always (they name the version), sha256 once a pass has computed it.
 struct Content<'a> {
@@ -787,29 +787,25 @@ struct Content<'a> {
 }
 
 impl<'a> Content<'a> {
-    fn new(files: &'a [SourceFile]) -> Content<'a> {
+    /// From a pass that computed everything (a folder board's staging copy).
+    fn hashed(files: &'a [SourceFile], digests: &[Digests]) -> Content<'a> {
         Content {
             files,
-            sizes: Vec::with_capacity(files.len()),
-            xxh64: Vec::with_capacity(files.len()),
-            sha256: Some(Vec::with_capacity(files.len())),
+            sizes: digests.iter().map(|d| d.size).collect(),
+            xxh64: digests.iter().map(|d| d.xxh64.clone()).collect(),
+            sha256: Some(digests.iter().map(|d| d.sha256.clone()).collect()),
         }
     }
 
-    fn add(&mut self, known: Known) {
-        match known {
-            Known::All(d) => {
-                self.sizes.push(d.size);
-                self.xxh64.push(d.xxh64);
-                if let Some(sha256) = &mut self.sha256 {
-                    sha256.push(d.sha256);
-                }
-            }
-            Known::NameHash { size, xxh64 } => {
-                self.sizes.push(size);
-                self.xxh64.push(xxh64);
-                self.sha256 = None;
-            }
+    /// From the quick pass (size, xxhash64) of an object-store push; sha256 comes
+    /// with the upload.
+    fn named(files: &'a [SourceFile], named: Vec<(u64, String)>) -> Content<'a> {
+        let (sizes, xxh64) = named.into_iter().unzip();
+        Content {
+            files,
+            sizes,
+            xxh64,
+            sha256: None,
         }
     }
 
@@ -830,18 +826,6 @@ impl<'a> Content<'a> {
             self.sha256 = Some(digests);
         }
         Ok(self.sha256.as_deref().expect("just computed"))
-    }
-
-    /// The digests, when the first pass computed them all (folder boards).
-    fn digests(&self) -> Vec<Digests> {
-        let sha256 = self.sha256.as_ref().expect("a folder board hashes in full");
-        (0..self.files.len())
-            .map(|i| Digests {
-                sha256: sha256[i].clone(),
-                xxh64: self.xxh64[i].clone(),
-                size: self.sizes[i],
-            })
-            .collect()
     }
 
     /// Whether the upload of file `index` read what the first pass read.
@@ -921,8 +905,7 @@ mod tests {
         let full = hash_file(&path).unwrap();
         assert_eq!((size, xxh64.as_str()), (full.size, full.xxh64.as_str()));
 
-        let mut content = Content::new(&files);
-        content.add(Known::NameHash { size, xxh64 });
+        let mut content = Content::named(&files, vec![(size, xxh64)]);
         assert!(content.sha256.is_none());
         let hash = content.pin_hash();
         let names = vec!["m.txt".to_string()];

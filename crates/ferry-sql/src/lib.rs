@@ -388,33 +388,30 @@ impl<'a> Compiler<'a> {
                         None => features[j].clone(),
                     }
                 };
-                let identity = linear.is_identity();
-                let mut scores = Vec::new();
-                for (k, (row, intercept)) in linear
-                    .coefficients
-                    .iter()
-                    .zip(&linear.intercepts)
-                    .enumerate()
-                {
-                    if identity {
-                        scores.push(f32_if(precision, feature(k)));
-                        continue;
+                // Columns computed already: each score is its column.
+                let scores: Vec<Expr> = if linear.is_identity() {
+                    (0..linear.intercepts.len())
+                        .map(|k| f32_if(precision, feature(k)))
+                        .collect()
+                } else {
+                    let mut scores = Vec::new();
+                    for (row, intercept) in linear.coefficients.iter().zip(&linear.intercepts) {
+                        let mut score = Expr::Float(in_precision(literal, *intercept));
+                        for (j, c) in row.iter().enumerate() {
+                            let term = f32_if(
+                                precision,
+                                bin(
+                                    Expr::Float(in_precision(literal, *c)),
+                                    Op::Mul,
+                                    f32_if(precision, feature(j)),
+                                ),
+                            );
+                            score = add(precision, score, term);
+                        }
+                        scores.push(score);
                     }
-                    let mut score = Expr::Float(in_precision(literal, *intercept));
-                    for (j, c) in row.iter().enumerate() {
-                        let x = feature(j);
-                        let term = f32_if(
-                            precision,
-                            bin(
-                                Expr::Float(in_precision(literal, *c)),
-                                Op::Mul,
-                                f32_if(precision, x),
-                            ),
-                        );
-                        score = add(precision, score, term);
-                    }
-                    scores.push(score);
-                }
+                    scores
+                };
                 let n = scores.len();
                 let outputs = scores
                     .into_iter()
@@ -1045,14 +1042,15 @@ fn drop_unread_columns(ctes: &mut [(String, Select)], last: &Select) {
     note(&mut read, &last.from, &last.items);
     for (name, select) in ctes.iter_mut().rev() {
         let wanted = read.remove(name.as_str()).unwrap_or_default();
-        let first = select.items.first().cloned();
-        select.items.retain(|(_, alias)| match alias {
+        let read_later = |(_, alias): &(Expr, Alias)| match alias {
             Alias::Internal(column) => wanted.contains(column),
             Alias::User(_) => true,
-        });
+        };
         // A SELECT needs a column; a step nothing reads keeps its first.
-        if let (true, Some(first)) = (select.items.is_empty(), first) {
-            select.items.push(first);
+        if select.items.iter().any(read_later) {
+            select.items.retain(read_later);
+        } else {
+            select.items.truncate(1);
         }
         note(&mut read, &select.from, &select.items);
     }
