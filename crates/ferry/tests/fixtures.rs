@@ -537,3 +537,58 @@ fn cell_text(column: &dyn Array, row: usize) -> String {
         _ => column.as_string::<i32>().value(row).to_string(),
     }
 }
+
+/// Every model file under `tests/fixtures`, at any depth.
+fn model_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = path.file_name().unwrap().to_string_lossy();
+        if path.is_dir() {
+            model_files(&path, out);
+        } else if [
+            "model.json",
+            "model.ubj",
+            "model.txt",
+            "model.onnx",
+            "model.pmml",
+        ]
+        .contains(&name.as_ref())
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// The same file gives the same IR every time: derived-column numbering, and so the
+/// SQL `ferry sql` writes, must not follow a hash map's per-instance order. Each
+/// import builds fresh hash maps with fresh seeds, so four imports of a file whose
+/// IR depended on that order would differ.
+#[test]
+fn importing_a_file_twice_gives_the_same_model() {
+    let mut files = Vec::new();
+    model_files(&fixtures_root(), &mut files);
+    files.sort();
+    assert!(files.len() >= 200, "found {} model files", files.len());
+    let mut differing = Vec::new();
+    for path in &files {
+        let bytes = std::fs::read(path).unwrap();
+        let Ok(first) = ferry_import::import(&bytes, &ImportOptions::default()) else {
+            continue; // hostile and unsupported fixtures are refused, which is tested elsewhere
+        };
+        let first = format!("{first:?}");
+        for _ in 0..3 {
+            let again = ferry_import::import(&bytes, &ImportOptions::default()).unwrap();
+            if format!("{again:?}") != first {
+                differing.push(path.display().to_string());
+                break;
+            }
+        }
+    }
+    assert!(
+        differing.is_empty(),
+        "IR differs between imports: {differing:?}"
+    );
+}

@@ -36,7 +36,10 @@ pub(crate) fn demote(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError>
         Precision::F64 => Elem::F64,
     };
     let n = raw.len();
-    let names: Vec<String> = ctx.values.keys().cloned().collect();
+    // Sorted: the names decide the numbering of derived columns, and the same model
+    // must give the same IR (and SQL) on every run.
+    let mut names: Vec<String> = ctx.values.keys().cloned().collect();
+    names.sort_unstable();
     for name in names {
         let value = match ctx.values.get(&name) {
             Some(Value::Scores(s)) => Some((s.clone(), None, false)),
