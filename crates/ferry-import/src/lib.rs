@@ -74,7 +74,8 @@ pub fn import(bytes: &[u8], options: &ImportOptions) -> Result<Model, ImportErro
         .iter()
         .find(|f| f.sniff(bytes))
         .ok_or(ImportError::UnknownFormat)?;
-    let model = format.import(bytes, options)?;
+    let mut model = format.import(bytes, options)?;
+    model.share_negated_dots();
     model.validate().map_err(|e| ImportError::Invalid {
         format: format.name(),
         source: e,

@@ -25,6 +25,7 @@ mod expr;
 mod float_serde;
 mod linear;
 mod model;
+mod rewrite;
 mod tree;
 mod validate;
 

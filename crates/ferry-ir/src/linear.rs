@@ -34,9 +34,39 @@ impl Linear {
     }
 }
 
+impl Linear {
+    /// The earlier score that raw score `k` negates exactly (every coefficient and the
+    /// intercept), itself computed rather than negating another. skl2onnx writes a
+    /// binary classifier's two scores that way. Rounding to nearest is symmetric, so
+    /// each product and partial sum of the negated row is the negation of the
+    /// original's: `-score_j` is score `k` bit for bit (an exact zero aside: `+0`
+    /// computed, `-0` negated).
+    pub fn negation_of(&self, k: usize) -> Option<usize> {
+        let negates = |j: usize| {
+            let (a, b) = (&self.coefficients[j], &self.coefficients[k]);
+            self.intercepts[j] == -self.intercepts[k]
+                && a.len() == b.len()
+                && a.iter().zip(b).all(|(x, y)| *x == -*y)
+        };
+        (0..k).find(|&j| negates(j) && self.negation_of(j).is_none())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_negated_row_is_found() {
+        let linear = Linear {
+            coefficients: vec![vec![0.5, -0.0], vec![-0.5, 0.0], vec![-0.5, 0.0]],
+            intercepts: vec![0.25, -0.25, 0.25],
+            score_precision: Precision::F64,
+        };
+        assert_eq!(linear.negation_of(0), None);
+        assert_eq!(linear.negation_of(1), Some(0));
+        assert_eq!(linear.negation_of(2), None, "the intercept is not negated");
+    }
 
     #[test]
     fn identity_is_recognised() {

@@ -197,13 +197,7 @@ fn unary(f: UnaryFn, x: Expr, p: Precision) -> Result<Expr, SqlError> {
     Ok(match f {
         UnaryFn::Cast => x,
         UnaryFn::Neg => bin(Expr::Float(0.0), Op::Sub, x),
-        UnaryFn::Abs => Expr::Case(
-            vec![(
-                bin(x.clone(), Op::Lt, Expr::Float(0.0)),
-                bin(Expr::Float(0.0), Op::Sub, x.clone()),
-            )],
-            Box::new(x),
-        ),
+        UnaryFn::Abs => Expr::Math(Math::Abs, vec![x]),
         UnaryFn::Exp => Expr::Exp(Box::new(x), float32),
         // max(x, 0) with NULL kept: `x < 0` is NULL for a NULL x, so ELSE x.
         UnaryFn::Relu => Expr::Case(

@@ -46,6 +46,7 @@ pub enum FunctionStyle {
 /// Math functions the derived columns use, named per dialect by [`Dialect::math`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Math {
+    Abs,
     Ln,
     Sqrt,
     Floor,
@@ -128,6 +129,7 @@ pub trait Dialect: Sync {
     /// The name of a math function (standard SQL spells most of them alike).
     fn math(&self, f: Math) -> &'static str {
         match f {
+            Math::Abs => "ABS",
             Math::Ln => "LN",
             Math::Sqrt => "SQRT",
             Math::Floor => "FLOOR",

@@ -93,38 +93,84 @@ pub(crate) fn internal(name: impl Into<String>) -> Expr {
 }
 
 impl Expr {
+    /// Calls `f` with each direct operand of the node.
+    pub(crate) fn for_each_child<'e>(&'e self, f: &mut impl FnMut(&'e Expr)) {
+        match self {
+            Expr::Internal(_)
+            | Expr::Column(_)
+            | Expr::Float(_)
+            | Expr::Int(_)
+            | Expr::Str(_)
+            | Expr::Null => {}
+            Expr::Bin(a, _, b) => {
+                f(a);
+                f(b);
+            }
+            Expr::Sum(v) | Expr::And(v) | Expr::Or(v) | Expr::Greatest(v) | Expr::Math(_, v) => {
+                v.iter().for_each(f)
+            }
+            Expr::IsNull(x)
+            | Expr::Not(x)
+            | Expr::Float32(x)
+            | Expr::Float64(x)
+            | Expr::Exp(x, _) => f(x),
+            Expr::In(x, v) => {
+                f(x);
+                v.iter().for_each(f);
+            }
+            Expr::Case(whens, otherwise) => {
+                for (c, v) in whens {
+                    f(c);
+                    f(v);
+                }
+                f(otherwise);
+            }
+            Expr::Fold { init, terms, .. } => {
+                f(init);
+                terms.iter().for_each(f);
+            }
+        }
+    }
+
     /// Calls `f` with the name of every column ferry named that the tree reads.
     pub(crate) fn for_each_internal(&self, f: &mut impl FnMut(&str)) {
         match self {
             Expr::Internal(name) => f(name),
-            Expr::Column(_) | Expr::Float(_) | Expr::Int(_) | Expr::Str(_) | Expr::Null => {}
-            Expr::Bin(a, _, b) => {
-                a.for_each_internal(f);
-                b.for_each_internal(f);
-            }
-            Expr::Sum(v) | Expr::And(v) | Expr::Or(v) | Expr::Greatest(v) | Expr::Math(_, v) => {
-                v.iter().for_each(|e| e.for_each_internal(f))
-            }
-            Expr::IsNull(x) | Expr::Not(x) | Expr::Float32(x) | Expr::Float64(x) => {
-                x.for_each_internal(f)
-            }
-            Expr::Exp(x, _) => x.for_each_internal(f),
-            Expr::In(x, v) => {
-                x.for_each_internal(f);
-                v.iter().for_each(|e| e.for_each_internal(f));
-            }
-            Expr::Case(whens, otherwise) => {
-                for (c, v) in whens {
-                    c.for_each_internal(f);
-                    v.for_each_internal(f);
-                }
-                otherwise.for_each_internal(f);
-            }
-            Expr::Fold { init, terms, .. } => {
-                init.for_each_internal(f);
-                terms.iter().for_each(|e| e.for_each_internal(f));
-            }
+            e => e.for_each_child(&mut |c| c.for_each_internal(f)),
         }
+    }
+
+    /// The number of nodes.
+    pub(crate) fn size(&self) -> usize {
+        let mut n = 1;
+        self.for_each_child(&mut |c| n += c.size());
+        n
+    }
+
+    /// The depth of the expression as a parser sees it: an n-term sum or n-way AND/OR
+    /// is n - 1 binary operators deep.
+    pub(crate) fn depth(&self) -> usize {
+        let mut deepest = 0;
+        self.for_each_child(&mut |c| deepest = deepest.max(c.depth()));
+        let own = match self {
+            Expr::Sum(v) | Expr::And(v) | Expr::Or(v) => v.len().max(1),
+            _ => 1,
+        };
+        own + deepest
+    }
+
+    /// How deeply CASE expressions nest in the tree (a GREATEST counts as one: some
+    /// dialects write it as a CASE).
+    pub(crate) fn case_nesting(&self) -> usize {
+        let mut deepest = 0;
+        self.for_each_child(&mut |c| deepest = deepest.max(c.case_nesting()));
+        deepest + usize::from(matches!(self, Expr::Case(..) | Expr::Greatest(_)))
+    }
+
+    /// A column: costs nothing to repeat, and renders as any other column would
+    /// (a literal would not: see the float32 clamp in [`Expr::render`]).
+    pub(crate) fn is_column(&self) -> bool {
+        matches!(self, Expr::Internal(_) | Expr::Column(_))
     }
 
     /// Rewrites the tree bottom-up: `f` sees each node after its children.
@@ -178,6 +224,8 @@ impl Expr {
         match self {
             Expr::Float32(_) => true,
             Expr::Internal(name) => (types.column)(name),
+            // Exact: the same float32 value, its sign cleared.
+            Expr::Math(Math::Abs, v) => v[0].is_float32(types),
             Expr::Bin(a, Op::Sub | Op::Mul | Op::Div, b) if types.closed => {
                 a.is_float32(types) && b.is_float32(types)
             }

@@ -3,8 +3,8 @@
 //! The query is a chain of CTEs over the input table:
 //!
 //! ```text
-//! ferry_in   keep columns (k0…) and inputs (f0…), renamed once: the only place user
-//!            column names appear, always quoted
+//! ferry_in   keep columns (k0…) and inputs (f0…), renamed once, user column names
+//!            always quoted
 //! ferry_s1…  raw scores s0…: the base score plus the trees, added in the source's
 //!            order and precision, a bounded number of trees per step
 //! ferry_exp  (softmax only) the shifted exponentials
@@ -12,6 +12,10 @@
 //! SELECT     keep columns, label, prediction / proba_<class>, raw — named as in the
 //!            output contract
 //! ```
+//!
+//! Lowering writes a step per operation; `merge` then moves every column read only
+//! once into its reader, and a step left with nothing else to compute into the next,
+//! so the query has about one step per value read more than once.
 //!
 //! Every difference between engines lives in [`Dialect`]. Lowering is linear in the
 //! size of the model.
@@ -22,6 +26,7 @@ mod dialect;
 mod error;
 mod expr;
 mod function;
+mod merge;
 mod normal;
 mod stage;
 mod trees;
@@ -379,6 +384,8 @@ impl<'a> Compiler<'a> {
                 }
             }
             Estimator::Linear(linear) => {
+                // Scores that negate an earlier one: (score, the one it negates).
+                let mut negated: Vec<(usize, usize)> = Vec::new();
                 let feature = |j: usize| {
                     let input = &feature_inputs[j];
                     match &input.levels {
@@ -395,7 +402,19 @@ impl<'a> Compiler<'a> {
                         .collect()
                 } else {
                     let mut scores = Vec::new();
-                    for (row, intercept) in linear.coefficients.iter().zip(&linear.intercepts) {
+                    for (k, (row, intercept)) in linear
+                        .coefficients
+                        .iter()
+                        .zip(&linear.intercepts)
+                        .enumerate()
+                    {
+                        if let Some(j) = linear.negation_of(k) {
+                            // Exact: rounding to nearest is symmetric (see
+                            // `Linear::negation_of`); read in a step of its own below.
+                            negated.push((k, j));
+                            scores.push(Expr::Null);
+                            continue;
+                        }
                         let mut score = Expr::Float(in_precision(literal, *intercept));
                         for (j, c) in row.iter().enumerate() {
                             let term = f32_if(
@@ -416,9 +435,21 @@ impl<'a> Compiler<'a> {
                 let outputs = scores
                     .into_iter()
                     .enumerate()
+                    .filter(|(k, _)| !negated.iter().any(|(n, _)| n == k))
                     .map(|(k, s)| (s, format!("s{k}")))
                     .collect();
-                from = self.emit("ferry_s1", &keep, &mut carried.clone(), outputs, from);
+                let mut carried = carried.clone();
+                from = self.emit("ferry_s1", &keep, &mut carried, outputs, from);
+                if !negated.is_empty() {
+                    let outputs = negated
+                        .iter()
+                        .map(|&(k, j)| {
+                            let minus = bin(Expr::Float(0.0), Op::Sub, internal(format!("s{j}")));
+                            (f32_if(precision, minus), format!("s{k}"))
+                        })
+                        .collect();
+                    from = self.emit("ferry_s2", &keep, &mut carried, outputs, from);
+                }
                 refs("s", n)
             }
         };
@@ -646,6 +677,8 @@ impl<'a> Compiler<'a> {
             suffix: "",
         };
         drop_unread_columns(&mut self.ctes, &last);
+        let (ctes, last) = merge::merge_steps(std::mem::take(&mut self.ctes), last, self.d);
+        self.ctes = ctes;
         Ok(self.render(last))
     }
 
