@@ -81,6 +81,11 @@ pub trait Dialect: Sync {
         None
     }
 
+    /// Whether `x::TYPE` casts (PostgreSQL's spelling, which DuckDB shares).
+    fn postfix_cast(&self) -> bool {
+        false
+    }
+
     /// Whether `+ - * /` on two float32 values gives a float32 (REAL op REAL is REAL),
     /// so that it needs no rounding after. MySQL and ClickHouse compute it in float64.
     fn float32_closed(&self) -> bool {
@@ -296,6 +301,9 @@ impl Dialect for DuckDb {
     fn float32_closed(&self) -> bool {
         true
     }
+    fn postfix_cast(&self) -> bool {
+        true
+    }
     /// The planner's common-subexpression pass grows with the square of the terms in
     /// one expression: a 500-tree GBM on 300 rows ran 24 s at 50 trees per step, 5.4 s at 2.
     fn trees_per_step(&self) -> usize {
@@ -319,6 +327,9 @@ impl Dialect for Postgres {
         Some(Float32::Cast("REAL"))
     }
     fn float32_closed(&self) -> bool {
+        true
+    }
+    fn postfix_cast(&self) -> bool {
         true
     }
     /// PostgreSQL pulls a CTE referenced once up into its reader, copying the
