@@ -384,8 +384,6 @@ impl<'a> Compiler<'a> {
                 }
             }
             Estimator::Linear(linear) => {
-                // Scores that negate an earlier one: (score, the one it negates).
-                let mut negated: Vec<(usize, usize)> = Vec::new();
                 let feature = |j: usize| {
                     let input = &feature_inputs[j];
                     match &input.levels {
@@ -395,60 +393,48 @@ impl<'a> Compiler<'a> {
                         None => features[j].clone(),
                     }
                 };
-                // Columns computed already: each score is its column.
-                let scores: Vec<Expr> = if linear.is_identity() {
-                    (0..linear.intercepts.len())
-                        .map(|k| f32_if(precision, feature(k)))
-                        .collect()
-                } else {
-                    let mut scores = Vec::new();
-                    for (k, (row, intercept)) in linear
-                        .coefficients
-                        .iter()
-                        .zip(&linear.intercepts)
-                        .enumerate()
-                    {
-                        if let Some(j) = linear.negation_of(k) {
-                            // Exact: rounding to nearest is symmetric (see
-                            // `Linear::negation_of`); read in a step of its own below.
-                            negated.push((k, j));
-                            scores.push(Expr::Null);
-                            continue;
-                        }
-                        let mut score = Expr::Float(in_precision(literal, *intercept));
-                        for (j, c) in row.iter().enumerate() {
-                            let term = f32_if(
-                                precision,
-                                bin(
-                                    Expr::Float(in_precision(literal, *c)),
-                                    Op::Mul,
-                                    f32_if(precision, feature(j)),
-                                ),
-                            );
-                            score = add(precision, score, term);
-                        }
-                        scores.push(score);
-                    }
-                    scores
-                };
-                let n = scores.len();
-                let outputs = scores
-                    .into_iter()
+                let n = linear.intercepts.len();
+                let identity = linear.is_identity();
+                // Scores computed in the first step, and those that negate one of them,
+                // read from it in a second (exact: rounding to nearest is symmetric, see
+                // `Linear::negation_of`).
+                let mut outputs = Vec::new();
+                let mut negated = Vec::new();
+                for (k, (row, intercept)) in linear
+                    .coefficients
+                    .iter()
+                    .zip(&linear.intercepts)
                     .enumerate()
-                    .filter(|(k, _)| !negated.iter().any(|(n, _)| n == k))
-                    .map(|(k, s)| (s, format!("s{k}")))
-                    .collect();
+                {
+                    let name = format!("s{k}");
+                    // Columns computed already: each score is its column.
+                    if identity {
+                        outputs.push((f32_if(precision, feature(k)), name));
+                        continue;
+                    }
+                    if let Some(j) = linear.negation_of(k) {
+                        let minus = bin(Expr::Float(0.0), Op::Sub, internal(format!("s{j}")));
+                        negated.push((f32_if(precision, minus), name));
+                        continue;
+                    }
+                    let mut score = Expr::Float(in_precision(literal, *intercept));
+                    for (j, c) in row.iter().enumerate() {
+                        let term = f32_if(
+                            precision,
+                            bin(
+                                Expr::Float(in_precision(literal, *c)),
+                                Op::Mul,
+                                f32_if(precision, feature(j)),
+                            ),
+                        );
+                        score = add(precision, score, term);
+                    }
+                    outputs.push((score, name));
+                }
                 let mut carried = carried.clone();
                 from = self.emit("ferry_s1", &keep, &mut carried, outputs, from);
                 if !negated.is_empty() {
-                    let outputs = negated
-                        .iter()
-                        .map(|&(k, j)| {
-                            let minus = bin(Expr::Float(0.0), Op::Sub, internal(format!("s{j}")));
-                            (f32_if(precision, minus), format!("s{k}"))
-                        })
-                        .collect();
-                    from = self.emit("ferry_s2", &keep, &mut carried, outputs, from);
+                    from = self.emit("ferry_s2", &keep, &mut carried, negated, from);
                 }
                 refs("s", n)
             }
