@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use ferry_ir::{BinaryFn, CompareOp, Derived, Expr as Ir, Model, Precision, Task, UnaryFn, Unseen};
 
 use crate::dialect::Math;
-use crate::expr::{bin, internal, Expr, Op};
+use crate::expr::{bin, internal, pick_first, Expr, Op};
 use crate::{f32_if, in_precision, SqlError};
 
 /// The SQL column holding column `c` of the model's column space: `f<i>` for input `i`
@@ -87,6 +87,23 @@ impl Lowering<'_> {
                 let x = self.lower(x)?;
                 let x = f32_if(p, x);
                 f32_if(p, unary(*f, x, p)?)
+            }
+            // A chain of Min or Max (an ONNX ReduceMax, a PMML `max` over many inputs)
+            // as one expression over its operands: nested pairwise, each level would
+            // write its left operand three times, 3^n copies of the innermost.
+            Ir::Binary {
+                f: f @ (BinaryFn::Min | BinaryFn::Max),
+                precision,
+                ..
+            } => {
+                let p = self.p(*precision);
+                let mut operands = Vec::new();
+                chain_operands(e, *f, *precision, &mut operands);
+                let operands = operands
+                    .into_iter()
+                    .map(|o| Ok(f32_if(p, self.lower(o)?)))
+                    .collect::<Result<Vec<_>, SqlError>>()?;
+                f32_if(p, extreme(*f, operands))
             }
             Ir::Binary { f, a, b, precision } => {
                 let p = self.p(*precision);
@@ -325,19 +342,52 @@ fn binary(f: BinaryFn, a: Expr, b: Expr) -> Result<Expr, SqlError> {
                 Box::new(Expr::Null),
             ),
         },
-        // NULL when either side is NULL, like the IR's Min/Max.
-        BinaryFn::Min | BinaryFn::Max => {
-            let op = if f == BinaryFn::Min { Op::Le } else { Op::Ge };
-            Expr::Case(
-                vec![
-                    (Expr::IsNull(Box::new(a.clone())), Expr::Null),
-                    (bin(a.clone(), op, b.clone()), a),
-                ],
-                Box::new(b),
-            )
-        }
+        BinaryFn::Min | BinaryFn::Max => extreme(f, vec![a, b]),
         BinaryFn::Pow => power(a, b),
     })
+}
+
+/// The operands of `e`, a chain of `f` in `precision`, left to right.
+fn chain_operands<'e>(e: &'e Ir, f: BinaryFn, precision: Precision, out: &mut Vec<&'e Ir>) {
+    match e {
+        Ir::Binary {
+            f: g,
+            a,
+            b,
+            precision: q,
+        } if *g == f && *q == precision => {
+            chain_operands(a, f, precision, out);
+            chain_operands(b, f, precision, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// The smallest or largest of the values, NULL when any is NULL, like the IR's
+/// Min/Max; ties go to the first, as the pairwise IR operation does (`a <= b` / `a >=
+/// b` keeps `a`).
+fn extreme(f: BinaryFn, values: Vec<Expr>) -> Expr {
+    let op = if f == BinaryFn::Min { Op::Le } else { Op::Ge };
+    if let [a, b] = &values[..] {
+        // `a` compared with NULL is NULL: ELSE b, which is then NULL too.
+        return Expr::Case(
+            vec![
+                (Expr::IsNull(Box::new(a.clone())), Expr::Null),
+                (bin(a.clone(), op, b.clone()), a.clone()),
+            ],
+            Box::new(b.clone()),
+        );
+    }
+    let any_null = Expr::Or(
+        values
+            .iter()
+            .map(|v| Expr::IsNull(Box::new(v.clone())))
+            .collect(),
+    );
+    Expr::Case(
+        vec![(any_null, Expr::Null)],
+        Box::new(pick_first(&values, &values, op)),
+    )
 }
 
 /// Most terms of one dot product in one SQL expression: each term nests the sum one
@@ -418,4 +468,40 @@ pub(crate) fn split_long_dots(model: &Model) -> Cow<'_, Model> {
         *c = column(*c);
     }
     Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::dialect;
+
+    #[test]
+    fn a_chain_of_max_is_one_expression_over_its_operands() {
+        // max(max(max(x0, x1), x2), x3): each operand written a bounded number of times.
+        let chain = (1..4).fold(Ir::column(0), |acc, c| {
+            Ir::binary(BinaryFn::Max, acc, Ir::column(c), Precision::F64)
+        });
+        let mut operands = Vec::new();
+        chain_operands(&chain, BinaryFn::Max, Precision::F64, &mut operands);
+        assert_eq!(operands.len(), 4);
+        let values = (0..4).map(|c| internal(format!("f{c}"))).collect();
+        let mut sql = String::new();
+        extreme(BinaryFn::Max, values).render(dialect("duckdb").unwrap(), &mut sql);
+        assert_eq!(
+            sql,
+            "CASE WHEN ((f0 IS NULL) OR (f1 IS NULL) OR (f2 IS NULL) OR (f3 IS NULL)) THEN NULL \
+             ELSE CASE WHEN ((f0 >= f1) AND (f0 >= f2) AND (f0 >= f3)) THEN f0 \
+             WHEN ((f1 >= f2) AND (f1 >= f3)) THEN f1 WHEN ((f2 >= f3)) THEN f2 ELSE f3 END END"
+        );
+        // A min inside a max is an operand of its own.
+        let mixed = Ir::binary(
+            BinaryFn::Max,
+            Ir::binary(BinaryFn::Min, Ir::column(0), Ir::column(1), Precision::F64),
+            Ir::column(2),
+            Precision::F64,
+        );
+        let mut operands = Vec::new();
+        chain_operands(&mixed, BinaryFn::Max, Precision::F64, &mut operands);
+        assert_eq!(operands.len(), 2);
+    }
 }

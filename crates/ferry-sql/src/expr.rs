@@ -543,12 +543,18 @@ pub(crate) fn first_max(values: &[Expr]) -> Expr {
 
 /// The entry of `picks` at the position of the first largest of `values`.
 pub(crate) fn pick_first_max(values: &[Expr], picks: &[Expr]) -> Expr {
+    pick_first(values, picks, Op::Ge)
+}
+
+/// The entry of `picks` at the position of the first value that holds `op` (`>=`: the
+/// largest, `<=`: the smallest) against every value after it.
+pub(crate) fn pick_first(values: &[Expr], picks: &[Expr], op: Op) -> Expr {
     let n = values.len();
     let whens = (0..n - 1)
         .map(|i| {
             let cond = Expr::And(
                 (i + 1..n)
-                    .map(|j| bin(values[i].clone(), Op::Ge, values[j].clone()))
+                    .map(|j| bin(values[i].clone(), op, values[j].clone()))
                     .collect(),
             );
             (cond, picks[i].clone())
