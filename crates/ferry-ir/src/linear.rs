@@ -32,9 +32,7 @@ impl Linear {
                         .all(|(j, w)| *w == if j == k { 1.0 } else { 0.0 })
             })
     }
-}
 
-impl Linear {
     /// The earlier score that raw score `k` negates exactly (every coefficient and the
     /// intercept), itself computed rather than negating another. skl2onnx writes a
     /// binary classifier's two scores that way. Rounding to nearest is symmetric, so
@@ -42,14 +40,15 @@ impl Linear {
     /// original's: `-score_j` is score `k` bit for bit (an exact zero aside: `+0`
     /// computed, `-0` negated).
     pub fn negation_of(&self, k: usize) -> Option<usize> {
-        let negates = |j: usize| {
-            let (a, b) = (&self.coefficients[j], &self.coefficients[k]);
-            self.intercepts[j] == -self.intercepts[k]
-                && a.len() == b.len()
-                && a.iter().zip(b).all(|(x, y)| *x == -*y)
-        };
-        (0..k).find(|&j| negates(j) && self.negation_of(j).is_none())
+        let row = |j: usize| (self.coefficients[j].as_slice(), self.intercepts[j]);
+        (0..k).find(|&j| negates(row(k), row(j)) && self.negation_of(j).is_none())
     }
+}
+
+/// Whether weights and bias `a` are exactly those of `b`, negated (-0 and +0 alike; a
+/// NaN negates nothing). The bias first: it differs in all but true negations.
+pub(crate) fn negates(a: (&[f64], f64), b: (&[f64], f64)) -> bool {
+    a.1 == -b.1 && a.0.len() == b.0.len() && a.0.iter().zip(b.0).all(|(x, y)| *x == -*y)
 }
 
 #[cfg(test)]

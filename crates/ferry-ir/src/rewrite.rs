@@ -1,8 +1,7 @@
 //! Exact rewrites: the same model, cheaper to evaluate, with bit-identical results.
 
-use std::collections::HashMap;
-
-use crate::{Expr, Model, Precision, UnaryFn};
+use crate::linear::negates;
+use crate::{Expr, Model, UnaryFn};
 
 impl Model {
     /// Rewrites each derived dot product that is the exact negation of an earlier one
@@ -15,18 +14,7 @@ impl Model {
     /// `b + w·x`, and the results agree bit for bit (a sum that cancels to zero
     /// exactly gives +0 both ways, its negation -0; the two compare equal).
     pub fn share_negated_dots(&mut self) {
-        // Weights and bias by bit pattern, -0 read as +0 so that it matches a negated +0.
-        fn key(columns: &[usize], weights: &[f64], bias: f64, p: Precision, sign: f64) -> Key {
-            let bits = |x: f64| (sign * x + 0.0).to_bits();
-            Key {
-                columns: columns.to_vec(),
-                weights: weights.iter().map(|&w| bits(w)).collect(),
-                bias: bits(bias),
-                precision: p,
-            }
-        }
         let n_inputs = self.inputs.len();
-        let mut seen: HashMap<Key, usize> = HashMap::new();
         for k in 0..self.derived.len() {
             let Expr::Dot {
                 columns,
@@ -37,32 +25,24 @@ impl Model {
             else {
                 continue;
             };
-            // NaN weights never match (nor should they: their sign is not negated).
-            let negated = key(columns, weights, *bias, *precision, -1.0);
-            if let Some(&j) = seen.get(&negated) {
+            // A column rewritten already is a negation, no dot product: never matched.
+            let first = self.derived[..k].iter().position(|d| {
+                matches!(&d.expr, Expr::Dot { columns: c, weights: w, bias: b, precision: p }
+                    if p == precision && negates((weights, *bias), (w, *b)) && c == columns)
+            });
+            if let Some(j) = first {
                 let precision = *precision;
                 self.derived[k].expr =
                     Expr::unary(UnaryFn::Neg, Expr::column(n_inputs + j), precision);
-            } else {
-                seen.entry(key(columns, weights, *bias, *precision, 1.0))
-                    .or_insert(k);
             }
         }
     }
 }
 
-#[derive(PartialEq, Eq, Hash)]
-struct Key {
-    columns: Vec<usize>,
-    weights: Vec<u64>,
-    bias: u64,
-    precision: Precision,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Derived, Estimator, Linear, Source, Task, Transform};
+    use crate::{Derived, Estimator, Linear, Precision, Source, Task, Transform};
 
     #[test]
     fn a_negated_dot_product_reads_the_first() {

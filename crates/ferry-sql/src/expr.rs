@@ -409,35 +409,36 @@ impl Expr {
                 }
             },
             Expr::Float32(x) => match d.float32() {
-                // `2.5e0::FLOAT`: a tree's leaves are written so, 8 bytes fewer each.
-                Some(Float32::Cast(ty)) if d.postfix_cast() && matches!(**x, Expr::Float(_)) => {
-                    let Expr::Float(c) = **x else { unreachable!() };
-                    crate::dialect::float_literal(c, "", &format!("::{ty}"), out);
-                }
-                Some(Float32::Cast(ty)) => {
-                    out.push_str("CAST(");
-                    match &**x {
-                        // Engines raise on a value beyond float32's range (DuckDB,
-                        // PostgreSQL): a column (an input's value) is held at the largest
-                        // float32, which every comparison with a finite threshold treats
-                        // as the infinity it would round to. Only columns: the value is
-                        // written three times.
-                        Expr::Internal(_) | Expr::Column(_) => {
-                            let max = Expr::Float(f64::from(f32::MAX));
-                            let min = Expr::Float(-f64::from(f32::MAX));
-                            Expr::Case(
-                                vec![
-                                    (bin((**x).clone(), Op::Gt, max.clone()), max),
-                                    (bin((**x).clone(), Op::Lt, min.clone()), min),
-                                ],
-                                x.clone(),
-                            )
-                            .render(d, out);
-                        }
-                        _ => x.render(d, out),
+                Some(Float32::Cast(ty)) => match &**x {
+                    // `2.5e0::FLOAT`: a tree's leaves are written so, 8 bytes fewer each.
+                    Expr::Float(c) if d.postfix_cast() => {
+                        crate::dialect::float_literal(*c, "", &format!("::{ty}"), out);
                     }
-                    let _ = write!(out, " AS {ty})");
-                }
+                    // Engines raise on a value beyond float32's range (DuckDB,
+                    // PostgreSQL): a column (an input's value) is held at the largest
+                    // float32, which every comparison with a finite threshold treats as
+                    // the infinity it would round to. Only columns: the value is written
+                    // three times.
+                    x if x.is_column() => {
+                        let max = Expr::Float(f64::from(f32::MAX));
+                        let min = Expr::Float(-f64::from(f32::MAX));
+                        let clamped = Expr::Case(
+                            vec![
+                                (bin(x.clone(), Op::Gt, max.clone()), max),
+                                (bin(x.clone(), Op::Lt, min.clone()), min),
+                            ],
+                            Box::new(x.clone()),
+                        );
+                        out.push_str("CAST(");
+                        clamped.render(d, out);
+                        let _ = write!(out, " AS {ty})");
+                    }
+                    x => {
+                        out.push_str("CAST(");
+                        x.render(d, out);
+                        let _ = write!(out, " AS {ty})");
+                    }
+                },
                 Some(Float32::Function(f)) => {
                     out.push_str(f);
                     out.push('(');
@@ -538,12 +539,7 @@ fn join<'a>(
 /// `CASE WHEN v0 >= v1 AND v0 >= v2 THEN v0 WHEN v1 >= v2 THEN v1 ELSE v2 END`: the
 /// first of the largest values, without nesting (SQL Server allows 10 nested CASEs).
 pub(crate) fn first_max(values: &[Expr]) -> Expr {
-    pick_first_max(values, values)
-}
-
-/// The entry of `picks` at the position of the first largest of `values`.
-pub(crate) fn pick_first_max(values: &[Expr], picks: &[Expr]) -> Expr {
-    pick_first(values, picks, Op::Ge)
+    pick_first(values, values, Op::Ge)
 }
 
 /// The entry of `picks` at the position of the first value that holds `op` (`>=`: the

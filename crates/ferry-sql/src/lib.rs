@@ -41,7 +41,7 @@ pub use error::SqlError;
 pub use function::compile_function;
 
 use crate::dialect::quote_path;
-use crate::expr::{bin, internal, pick_first_max, Expr, Float32Types, Op};
+use crate::expr::{bin, internal, pick_first, Expr, Float32Types, Op};
 use crate::trees::TreeLowering;
 
 /// What to compile.
@@ -632,12 +632,13 @@ impl<'a> Compiler<'a> {
                                 )
                             } else {
                                 // Ties go to the first class in the label order.
-                                pick_first_max(
+                                pick_first(
                                     &order.iter().map(|&k| values[k].clone()).collect::<Vec<_>>(),
                                     &order
                                         .iter()
                                         .map(|&k| literals[k].clone())
                                         .collect::<Vec<_>>(),
+                                    Op::Ge,
                                 )
                             }),
                         )

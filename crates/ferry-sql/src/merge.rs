@@ -33,31 +33,24 @@ pub(crate) fn merge_steps(
     steps.push((String::new(), last));
     let mut i = steps.len() - 1;
     while i > 0 {
-        let source = &steps[i - 1];
-        let reads_previous = matches!(&steps[i].1.from, From::Cte(name) if *name == source.0);
-        let read_elsewhere = steps[i + 1..]
-            .iter()
-            .any(|(_, s)| matches!(&s.from, From::Cte(name) if *name == source.0));
-        let merged = if reads_previous && !read_elsewhere {
-            merged_items(&source.1, &steps[i].1.items, d)
-        } else {
-            None
-        };
-        match merged {
-            Some(items) => {
-                let (_, source) = steps.remove(i - 1);
-                i -= 1;
-                steps[i].1.items = items;
-                steps[i].1.from = source.from;
-            }
-            None => {
-                if reads_previous && !read_elsewhere {
-                    let (before, after) = steps.split_at_mut(i);
-                    sink(&mut before[i - 1].1, &mut after[0].1, d);
-                }
-                i -= 1;
-            }
+        let source = &steps[i - 1].0;
+        let reads_source = |s: &Select| matches!(&s.from, From::Cte(name) if name == source);
+        // Only a step that its reader alone reads can give its columns away.
+        if !reads_source(&steps[i].1) || steps[i + 1..].iter().any(|(_, s)| reads_source(s)) {
+            i -= 1;
+            continue;
         }
+        let (before, after) = steps.split_at_mut(i);
+        let (source, reader) = (&mut before[i - 1].1, &mut after[0].1);
+        match merged_items(source, &reader.items, d) {
+            Some(items) => {
+                reader.items = items;
+                reader.from = std::mem::replace(&mut source.from, From::Table);
+                steps.remove(i - 1);
+            }
+            None => sink(source, reader, d),
+        }
+        i -= 1;
     }
     let (_, last) = steps.pop().expect("the final SELECT");
     (steps, last)
@@ -77,11 +70,7 @@ fn merged_items(
             Alias::User(_) => return None,
         };
     }
-    let mut uses: HashMap<String, usize> = HashMap::new();
-    for (e, _) in items {
-        count_uses(e, d, 1, &mut uses);
-    }
-    for (name, uses) in &uses {
+    for (name, uses) in &uses_in(items, d) {
         let e = defined.get(name.as_str())?;
         if !e.is_column() && (*uses > 1 || e.size() > MAX_MOVED) {
             return None;
@@ -89,16 +78,7 @@ fn merged_items(
     }
     let mut merged = Vec::with_capacity(items.len());
     for (e, alias) in items {
-        let new = e.clone().map_bottom_up(&mut |node| match node {
-            Expr::Internal(name) => (*defined[name.as_str()]).clone(),
-            other => other,
-        });
-        // Within the limits, or no deeper than the reader was already.
-        if new.depth() > MAX_DEPTH.max(e.depth())
-            || new.case_nesting() > d.max_case_nesting().max(e.case_nesting())
-        {
-            return None;
-        }
+        let new = substituted(e, &|name| defined.get(name).copied(), d)?;
         merged.push((new, alias.clone()));
     }
     Some(merged)
@@ -109,10 +89,7 @@ fn merged_items(
 /// then often merge into its own source. (In a softmax or a normalisation the
 /// reader's columns are read twice and stay; the terms around them need not.)
 fn sink(source: &mut Select, reader: &mut Select, d: &dyn Dialect) {
-    let mut uses: HashMap<String, usize> = HashMap::new();
-    for (e, _) in &reader.items {
-        count_uses(e, d, 1, &mut uses);
-    }
+    let uses = uses_in(&reader.items, d);
     let passed = |source: &Select, c: &str| {
         source.items.iter().any(
             |(e, a)| matches!((e, a), (Expr::Internal(e), Alias::Internal(a)) if e == c && a == c),
@@ -151,20 +128,39 @@ fn sink(source: &mut Select, reader: &mut Select, d: &dyn Dialect) {
             k += 1;
             continue;
         };
-        let old = &reader.items[r].0;
-        let new = old.clone().map_bottom_up(&mut |node| match node {
-            Expr::Internal(c) if matches!(alias, Alias::Internal(n) if *n == c) => e.clone(),
-            other => other,
-        });
-        if new.depth() > MAX_DEPTH.max(old.depth())
-            || new.case_nesting() > d.max_case_nesting().max(old.case_nesting())
-        {
+        let moved = |c: &str| matches!(alias, Alias::Internal(n) if n == c).then_some(e);
+        let Some(new) = substituted(&reader.items[r].0, &moved, d) else {
             k += 1;
             continue;
-        }
+        };
         reader.items[r].0 = new;
         source.items.remove(k);
     }
+}
+
+/// How often each column is read by `items`, as the dialect writes them.
+fn uses_in(items: &[(Expr, Alias)], d: &dyn Dialect) -> HashMap<String, usize> {
+    let mut uses = HashMap::new();
+    for (e, _) in items {
+        count_uses(e, d, 1, &mut uses);
+    }
+    uses
+}
+
+/// `e` with the columns `value` gives an expression for replaced by it, if the result
+/// stays within the depth and CASE-nesting limits (or no deeper than `e` was).
+fn substituted<'a>(
+    e: &Expr,
+    value: &dyn Fn(&str) -> Option<&'a Expr>,
+    d: &dyn Dialect,
+) -> Option<Expr> {
+    let new = e.clone().map_bottom_up(&mut |node| match node {
+        Expr::Internal(c) => value(&c).cloned().unwrap_or(Expr::Internal(c)),
+        other => other,
+    });
+    let within = new.depth() <= MAX_DEPTH.max(e.depth())
+        && new.case_nesting() <= d.max_case_nesting().max(e.case_nesting());
+    within.then_some(new)
 }
 
 /// Whether the expression reads a column of the input table.
