@@ -136,6 +136,20 @@ def main(out_dir):
     m = model(inputs, est, {"kind": "softmax"}, {"kind": "classification", "classes": HOSTILE_CLASSES}, "hostile names")
     write_case(out_dir, "hostile_names", m, rows(rng, 400, inputs))
 
+    # Column names that are ferry's own internal aliases, out of order (input 0 is
+    # "f1", input 1 is "f0"): ClickHouse lets an alias of a SELECT shadow a column of
+    # the same name, so a query that named its steps' columns so would read the wrong
+    # column there.
+    names = ["f1", "f0", "s1", "s0", "d0", "k0", "kv", "kl", "r0", "ferry_in", "ferry_s1"]
+    inputs = [{"name": n, "dtype": "float64", "nullable": True} for n in names]
+    inputs.append({"name": "c1", "dtype": "categorical", "nullable": True, "levels": ["a", "b", "c"]})
+    cat = {len(inputs) - 1: 3}
+    own = random.Random(20261129)  # its own generator: the models below stay as they were
+    est = ensemble(own, 20, 4, 3, len(inputs), cat, 0.1, "f64", "sum")
+    m = model(inputs, est, {"kind": "softmax"}, {"kind": "classification", "classes": ["s0", "s1", "s2"]},
+              "internal names")
+    write_case(out_dir, "internal_names", m, rows(own, 300, inputs))
+
     # A 500-tree depth-8 boosted ensemble (float32, XGBoost's arithmetic).
     inputs = [{"name": f"x{i}", "dtype": "float64", "nullable": True} for i in range(20)]
     est = ensemble(rng, 500, 8, 1, len(inputs), {}, 0.12, "f32", "sum")

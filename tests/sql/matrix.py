@@ -163,11 +163,11 @@ def run(argv, **kw):
     return subprocess.run([str(a) for a in argv], check=True, capture_output=True, text=True, **kw).stdout
 
 
-def cases(work: Path, only: str | None):
+def cases(work: Path, only: str | None, fixtures: Path | None = None):
     found = []
-    for meta in sorted(REPO.glob("tests/fixtures/*/*/meta.json")):
+    for meta in sorted((fixtures or REPO / "tests" / "fixtures").glob("*/*/meta.json")):
         d = meta.parent
-        model = next(p for p in (d / "model.json", d / "model.txt", d / "model.onnx", d / "model.pmml")
+        model = next(p for p in (d / "model.json", d / "model.ubj", d / "model.txt", d / "model.onnx", d / "model.pmml")
                      if p.exists())
         # ONNX cases: ferry predict is held to scikit-learn / onnxruntime by
         # crates/ferry/tests/fixtures.rs (with the float32 tolerances there); here the
@@ -176,6 +176,8 @@ def cases(work: Path, only: str | None):
         library = d / "expected.csv"
         expected = None if model.suffix == ".onnx" or d.name in PMML_LOSSY or not library.exists() else library
         found.append((d.name, model, d / "input.csv", expected))
+    if fixtures:
+        return [c for c in found if only is None or fnmatch.fnmatch(c[0], only)]
     make_models.main(str(work))
     for d in sorted(p for p in work.iterdir() if p.is_dir()):
         found.append((d.name, d / "model.json", d / "input.csv", None))
@@ -275,6 +277,9 @@ def main(argv=None):
     ap.add_argument("--ferry", type=Path, default=REPO / "target" / "release" / "ferry")
     ap.add_argument("--engines", default=",".join(engines.ALL_ENGINES))
     ap.add_argument("--only", help="glob over case names")
+    ap.add_argument("--fixtures", type=Path,
+                    help="a folder laid out as tests/fixtures (FAMILY/CASE/meta.json, model.*, "
+                         "input.csv, expected.csv) to run instead of the fixtures and generated models")
     ap.add_argument("--no-parse", action="store_true",
                     help="skip the sqlglot parse checks of the dialects with no engine")
     args = ap.parse_args(argv)
@@ -283,12 +288,13 @@ def main(argv=None):
 
     # The models and CSVs of every case (about 25 MB) go away with the run.
     with tempfile.TemporaryDirectory(prefix="ferry-sql-cases-") as tmp:
-        return run_matrix(ferry, names, Path(tmp), args.only, not args.no_parse)
+        return run_matrix(ferry, names, Path(tmp), args.only, not args.no_parse, args.fixtures)
 
 
-def run_matrix(ferry: Path, names: list[str], work: Path, only: str | None, parse: bool) -> int:
+def run_matrix(ferry: Path, names: list[str], work: Path, only: str | None, parse: bool,
+               fixtures: Path | None = None) -> int:
     loaded = []
-    for c in cases(work, only):
+    for c in cases(work, only, fixtures):
         try:
             loaded.append(Case(ferry, *c))
         except subprocess.CalledProcessError as e:

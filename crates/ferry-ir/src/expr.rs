@@ -212,6 +212,17 @@ impl BinaryFn {
 }
 
 impl CompareOp {
+    /// The same comparison with its operands swapped: `a < b` is `b > a`.
+    pub fn flipped(self) -> Self {
+        match self {
+            CompareOp::Eq | CompareOp::Ne => self,
+            CompareOp::Lt => CompareOp::Gt,
+            CompareOp::Le => CompareOp::Ge,
+            CompareOp::Gt => CompareOp::Lt,
+            CompareOp::Ge => CompareOp::Le,
+        }
+    }
+
     /// Whether `a <op> b` holds; false whenever either side is missing (NaN), `Ne`
     /// included, as in SQL.
     #[inline]

@@ -112,6 +112,9 @@ impl Lowering<'_> {
                 f32_if(p, binary(*f, a, b)?)
             }
             Ir::Compare { cmp, a, b } => {
+                if let Some(e) = self.compare_with_infinity(*cmp, a, b)? {
+                    return Ok(e);
+                }
                 let a = self.lower(a)?;
                 let b = self.lower(b)?;
                 let holds = match cmp {
@@ -205,6 +208,42 @@ pub(crate) fn level_codes(x: Expr, levels: &[String], unseen: Unseen) -> Expr {
 }
 
 /// `1` where `holds` is true, else `0` (also for NULL).
+impl Lowering<'_> {
+    /// `a <cmp> b` where one side is the constant ±inf (an Imputer that replaces
+    /// infinities, a Clip with no upper bound). SQL has no infinity literal in most
+    /// engines, and a value that would be infinite is NULL there, as NaN is: so the
+    /// comparison holds exactly when the other side is a number (`x < inf`,
+    /// `x != inf`, …) or never (`x = inf`, `x > inf`, …), as the IR's comparison does
+    /// for every finite or missing x.
+    fn compare_with_infinity(
+        &self,
+        cmp: CompareOp,
+        a: &Ir,
+        b: &Ir,
+    ) -> Result<Option<Expr>, SqlError> {
+        let infinite = |e: &Ir| match e {
+            Ir::Const { value } if value.is_infinite() => Some(*value),
+            _ => None,
+        };
+        // Oriented as `x <cmp> inf`.
+        let (x, cmp, inf) = match (infinite(a), infinite(b)) {
+            (Some(a), Some(b)) => {
+                return Ok(Some(Expr::Float(f64::from(u8::from(cmp.holds(a, b))))))
+            }
+            (None, Some(inf)) => (a, cmp, inf),
+            (Some(inf), None) => (b, cmp.flipped(), inf),
+            (None, None) => return Ok(None),
+        };
+        let finite_holds = cmp.holds(0.0, inf);
+        let x = self.lower(x)?;
+        Ok(Some(if finite_holds {
+            indicator(Expr::Not(Box::new(Expr::IsNull(Box::new(x)))))
+        } else {
+            Expr::Float(0.0)
+        }))
+    }
+}
+
 fn indicator(holds: Expr) -> Expr {
     Expr::Case(vec![(holds, Expr::Float(1.0))], Box::new(Expr::Float(0.0)))
 }

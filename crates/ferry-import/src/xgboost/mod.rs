@@ -9,8 +9,9 @@
 mod ubjson;
 
 use ferry_ir::{
-    Aggregation, Cmp, DType, Direction, Estimator, Input, Missing, Model, Node as IrNode,
-    NodeStats, Precision, Source, Split, Task, Test, Transform, Tree, TreeEnsemble, IR_VERSION,
+    Aggregation, Cmp, DType, Derived, Direction, Estimator, Expr, Input, Linear, Missing, Model,
+    Node as IrNode, NodeStats, Precision, Source, Split, Task, Test, Transform, Tree, TreeEnsemble,
+    IR_VERSION,
 };
 use serde_json::Value;
 
@@ -198,14 +199,27 @@ fn translate(
         Some(n) => n.as_usize()?.max(1),
         None => 1,
     };
-    if num_target > 1 {
+    if num_target > 1 && (num_class > 1 || !matches!(objective.task, TaskKind::Regression)) {
         return Err(ImportError::Unsupported {
             format,
-            what: format!("a multi-target model ({num_target} targets)"),
+            what: format!("a multi-target classifier ({num_target} targets)"),
             hint: String::new(),
         });
     }
-    let n_outputs = num_class.max(1);
+    if num_target > 1 && objective_name == "reg:quantileerror" {
+        return Err(ImportError::Unsupported {
+            format,
+            what: format!("`reg:quantileerror` with {num_target} quantiles"),
+            hint: " (XGBoost sorts each row's quantiles when it predicts, so that they \
+                   never cross; ferry does not reproduce that step yet: train one model \
+                   per quantile_alpha)"
+                .into(),
+        });
+    }
+    // A multi-target regressor (XGBRegressor fitted on a matrix of targets, a list
+    // of quantile_alpha) has one raw score per target, as a multiclass model has
+    // one per class.
+    let n_outputs = num_class.max(num_target);
 
     let base_node = params.get("base_score")?;
     let base_scores = parse_base_score(&base_node)?;
@@ -229,8 +243,41 @@ fn translate(
 
     let mut inputs = read_inputs(&learner, num_feature)?;
 
+    let task = match objective.task {
+        TaskKind::Regression => Task::Regression,
+        TaskKind::Binary => Task::classification(vec!["0".into(), "1".into()]),
+        TaskKind::Multiclass => {
+            Task::classification((0..n_outputs).map(|c| c.to_string()).collect())
+        }
+    };
+    if matches!(objective.task, TaskKind::Multiclass) && n_outputs < 2 {
+        return Err(params.error(format!("`{objective_name}` needs num_class >= 2")));
+    }
+    let ir_model = |inputs, derived, features, estimator| Model {
+        ir_version: IR_VERSION,
+        source: Source {
+            format: format.into(),
+            library: "xgboost".into(),
+            library_version: read_version(&root),
+            objective: Some(objective_name.clone()),
+        },
+        inputs,
+        derived,
+        features,
+        estimator,
+        transform: objective.transform.clone(),
+        task: task.clone(),
+    };
+
     let booster = learner.get("gradient_booster")?;
     let booster_name = booster.get("name")?.as_str()?;
+    if booster_name == "gblinear" {
+        // gblinear adds the first base score to every output (`BaseScore(ctx)(0)`),
+        // whatever a multiclass model records for the others.
+        let (derived, features, linear) =
+            gblinear(&booster.get("model")?, &inputs, n_outputs, base_score[0])?;
+        return Ok(ir_model(inputs, derived, Some(features), linear));
+    }
     // DART: up to 3.2 `{name: dart, gbtree: {model}, weight_drop}`; 3.3 puts
     // `weight_drop` beside `model`; 3.4 saves `name: gbtree` with it inside `model`.
     let gbtree = match booster_name {
@@ -240,7 +287,7 @@ fn translate(
             return Err(ImportError::Unsupported {
                 format,
                 what: format!("booster `{other}`"),
-                hint: " (supported: gbtree, dart)".into(),
+                hint: " (supported: gbtree, dart, gblinear)".into(),
             })
         }
     };
@@ -292,53 +339,92 @@ fn translate(
                     tree_info[index]
                 ))
             })?;
-        let mut tree = read_tree(node, num_feature)?;
-        tree.output = output;
-        if let Some((weights, _)) = &weight_drop {
-            // DART scales each tree in float32, like its leaf values.
-            tree.weight = f64::from(weights[index] as f32);
+        let components = read_tree(node, num_feature)?;
+        if components.len() > 1 && components.len() != n_outputs {
+            return Err(node.error(format!(
+                "leaves of {} values in a model with {n_outputs} outputs",
+                components.len()
+            )));
         }
-        trees.push(tree);
+        let vector = components.len() > 1;
+        for (k, mut tree) in components.into_iter().enumerate() {
+            tree.output = if vector { k } else { output };
+            if let Some((weights, _)) = &weight_drop {
+                // DART scales each tree in float32, like its leaf values.
+                tree.weight = f64::from(weights[index] as f32);
+            }
+            trees.push(tree);
+        }
     }
 
     if let Some(cats) = model.opt("cats")? {
         read_categories(&cats, &mut inputs)?;
     }
 
-    let task = match objective.task {
-        TaskKind::Regression => Task::Regression,
-        TaskKind::Binary => Task::classification(vec!["0".into(), "1".into()]),
-        TaskKind::Multiclass => {
-            Task::classification((0..n_outputs).map(|c| c.to_string()).collect())
-        }
-    };
-    if matches!(objective.task, TaskKind::Multiclass) && n_outputs < 2 {
-        return Err(params.error(format!("`{objective_name}` needs num_class >= 2")));
-    }
+    let trees = Estimator::Trees(TreeEnsemble {
+        n_outputs,
+        base_score,
+        feature_precision: Precision::F32,
+        score_precision: Precision::F32,
+        aggregation: Aggregation::Sum,
+        tiny_as_zero: None,
+        trees,
+    });
+    Ok(ir_model(inputs, Vec::new(), None, trees))
+}
 
-    Ok(Model {
-        ir_version: IR_VERSION,
-        source: Source {
-            format: format.into(),
-            library: "xgboost".into(),
-            library_version: read_version(&root),
-            objective: Some(objective_name),
-        },
-        inputs,
-        derived: Vec::new(),
-        features: None,
-        estimator: Estimator::Trees(TreeEnsemble {
-            n_outputs,
-            base_score,
-            feature_precision: Precision::F32,
-            score_precision: Precision::F32,
-            aggregation: Aggregation::Sum,
-            tiny_as_zero: None,
-            trees,
-        }),
-        transform: objective.transform,
-        task,
-    })
+/// A linear booster: `weights` holds one row of `n_outputs` per feature, then the
+/// biases. XGBoost scores a row in float32 as `(bias + base_margin) + x_0 * w_0 + …`
+/// over the features present, so a missing feature adds nothing: each feature is read
+/// through a derived column that is 0 where it is missing.
+fn gblinear(
+    model: &Node,
+    inputs: &[Input],
+    n_outputs: usize,
+    base_margin: f64,
+) -> Result<(Vec<Derived>, Vec<usize>, Estimator), ImportError> {
+    let weights_node = model.get("weights")?;
+    let weights = weights_node.f64_array()?;
+    let n_features = inputs.len();
+    if weights.len() != (n_features + 1) * n_outputs {
+        return Err(weights_node.error(format!(
+            "{} weights for {n_features} features and {n_outputs} outputs (expected {})",
+            weights.len(),
+            (n_features + 1) * n_outputs
+        )));
+    }
+    let f32_of = |w: f64| f64::from(w as f32);
+    let coefficients = (0..n_outputs)
+        .map(|g| {
+            (0..n_features)
+                .map(|i| f32_of(weights[i * n_outputs + g]))
+                .collect()
+        })
+        .collect();
+    let intercepts = (0..n_outputs)
+        .map(|g| f64::from(weights[n_features * n_outputs + g] as f32 + base_margin as f32))
+        .collect();
+    let derived = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| Derived {
+            name: format!("{} (missing as 0)", input.name),
+            expr: Expr::if_else(
+                Expr::IsMissing {
+                    x: Box::new(Expr::column(i)),
+                },
+                Expr::constant(0.0),
+                Expr::column(i),
+            ),
+        })
+        .collect();
+    let features = (n_features..2 * n_features).collect();
+    let linear = Estimator::Linear(Linear {
+        coefficients,
+        intercepts,
+        score_precision: Precision::F32,
+    });
+    Ok((derived, features, linear))
 }
 
 /// `base_score` is `"5E-1"` in older files and `"[5E-1]"` (one per output) in XGBoost 3.
@@ -456,21 +542,17 @@ fn best_iteration_trees(
     Ok(((best + 1) * parallel * n_outputs).min(n_trees))
 }
 
-fn read_tree(node: &Node, num_feature: usize) -> Result<Tree, ImportError> {
-    if let Some(param) = node.opt("tree_param")? {
-        if let Some(size) = param.opt("size_leaf_vector")? {
-            let size = size.as_usize()?;
-            if size > 1 {
-                return Err(ImportError::Unsupported {
-                    format: node.format,
-                    what: format!(
-                        "vector leaves (size_leaf_vector = {size}, multi_strategy=multi_output_tree)"
-                    ),
-                    hint: String::new(),
-                });
-            }
-        }
-    }
+/// One tree, or for a tree with vector leaves (`multi_strategy="multi_output_tree"`)
+/// one tree per component: the same splits, each with that component of every leaf,
+/// which XGBoost adds to that target's score.
+fn read_tree(node: &Node, num_feature: usize) -> Result<Vec<Tree>, ImportError> {
+    let size_leaf_vector = match node.opt("tree_param")? {
+        Some(param) => match param.opt("size_leaf_vector")? {
+            Some(size) => size.as_usize()?.max(1),
+            None => 1,
+        },
+        None => 1,
+    };
     let left = node.get("left_children")?.i64_array()?;
     let right = node.get("right_children")?.i64_array()?;
     let feature = node.get("split_indices")?.i64_array()?;
@@ -498,6 +580,19 @@ fn read_tree(node: &Node, num_feature: usize) -> Result<Tree, ImportError> {
     if n == 0 {
         return Err(node.error("the tree has no nodes"));
     }
+    // Vector leaves: component k of node i's value is base_weights[i * size + k].
+    let leaf_vectors = if size_leaf_vector > 1 {
+        let weights = node.get("base_weights")?.f64_array()?;
+        if weights.len() != n * size_leaf_vector {
+            return Err(node.error(format!(
+                "`base_weights` has {} entries for {n} nodes of {size_leaf_vector} values",
+                weights.len()
+            )));
+        }
+        Some(weights)
+    } else {
+        None
+    };
 
     // Categorical splits: the categories of node `categories_nodes[k]` are
     // `categories[segments[k] .. segments[k] + sizes[k]]`; listed categories go right.
@@ -614,12 +709,30 @@ fn read_tree(node: &Node, num_feature: usize) -> Result<Tree, ImportError> {
             gain: visit.iter().map(|&i| gain[i]).collect(),
             cover: visit.iter().map(|&i| cover[i]).collect(),
         });
-    Ok(Tree {
+    let tree = |nodes| Tree {
         output: 0,
         weight: 1.0,
         nodes,
-        stats,
-    })
+        stats: stats.clone(),
+    };
+    let Some(weights) = leaf_vectors else {
+        return Ok(vec![tree(nodes)]);
+    };
+    Ok((0..size_leaf_vector)
+        .map(|k| {
+            let nodes = nodes
+                .iter()
+                .zip(&visit)
+                .map(|(n, &i)| match n {
+                    IrNode::Leaf { .. } => IrNode::Leaf {
+                        value: f64::from(weights[i * size_leaf_vector + k] as f32),
+                    },
+                    split => split.clone(),
+                })
+                .collect();
+            tree(nodes)
+        })
+        .collect())
 }
 
 /// A per-node statistic (`loss_changes`, `sum_hessian`), nulls (XGBoost's bare `NaN`)
@@ -694,6 +807,27 @@ fn read_categories(cats: &Node, inputs: &mut [Input]) -> Result<(), ImportError>
 #[cfg(test)]
 mod tests {
     use super::replace_non_finite;
+    use crate::{import, ImportError, ImportOptions};
+
+    #[test]
+    fn several_quantiles_are_refused_with_the_reason() {
+        // The two-target fixture, relabelled as a two-quantile model: XGBoost would
+        // sort each row's predictions, which ferry does not do.
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/xgboost/xgb_multi_target/model.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let text = text.replacen(
+            r#""name":"reg:squarederror""#,
+            r#""name":"reg:quantileerror""#,
+            1,
+        );
+        assert!(text.contains("reg:quantileerror"));
+        let err = import(text.as_bytes(), &ImportOptions::default()).unwrap_err();
+        assert!(matches!(err, ImportError::Unsupported { .. }), "{err}");
+        assert!(err.to_string().contains("2 quantiles"), "{err}");
+    }
 
     #[test]
     fn bare_non_finite_tokens_become_null_outside_strings() {
