@@ -265,7 +265,7 @@ fn translate(
         derived,
         features,
         estimator,
-        transform: objective.transform.clone(),
+        transform: objective.transform,
         task: task.clone(),
     };
 
