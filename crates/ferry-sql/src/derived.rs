@@ -311,8 +311,21 @@ fn unary(f: UnaryFn, x: Expr, p: Precision) -> Result<Expr, SqlError> {
 /// ulp otherwise); else POWER on a positive base, and 0 or 1 for a zero base. A
 /// negative base with a computed exponent is NULL (NaN in the IR for fractional
 /// exponents).
+/// The value of a numeric literal, also one typed float32 (`Float32(Float(v))`, what
+/// a float32 step's constants lower to).
+fn literal(e: &Expr) -> Option<f64> {
+    match e {
+        Expr::Float(v) => Some(*v),
+        Expr::Float32(x) => match **x {
+            Expr::Float(v) => Some(v),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 pub(crate) fn power(a: Expr, b: Expr) -> Expr {
-    if let Expr::Float(n) = b {
+    if let Some(n) = literal(&b) {
         if n.fract() == 0.0 && (1.0..=8.0).contains(&n.abs()) {
             let mut acc = a.clone();
             for _ in 1..(n.abs() as usize) {
@@ -368,8 +381,8 @@ fn binary(f: BinaryFn, a: Expr, b: Expr) -> Result<Expr, SqlError> {
         // Division by zero raises in some engines (PostgreSQL) and gives NaN or NULL in
         // others: NULL everywhere (SQL has no infinities; the IR's ±inf and NaN are
         // NULL in SQL).
-        BinaryFn::Div => match b {
-            Expr::Float(v) if v != 0.0 => bin(a, Op::Div, b),
+        BinaryFn::Div => match literal(&b) {
+            Some(v) if v != 0.0 => bin(a, Op::Div, b),
             _ => Expr::Case(
                 vec![(
                     Expr::Or(vec![

@@ -92,6 +92,12 @@ pub trait Dialect: Sync {
         false
     }
 
+    /// Whether `/` on two float32 values gives a float32 too. Spark divides in float64
+    /// whatever the operands (its `Divide` is defined on DOUBLE and DECIMAL only).
+    fn float32_division_closed(&self) -> bool {
+        self.float32_closed()
+    }
+
     /// Appended to a CTE's SELECT so that the engine computes it as a step of its own
     /// instead of substituting its expressions into the next one.
     fn subquery_barrier(&self) -> &'static str {
@@ -493,6 +499,9 @@ impl Dialect for Spark {
     }
     fn float32_closed(&self) -> bool {
         true
+    }
+    fn float32_division_closed(&self) -> bool {
+        false
     }
     /// Spark's optimizer collapses chained projections into one expression, and its
     /// parser and analyser overflow the JVM stack at a few hundred nested terms.

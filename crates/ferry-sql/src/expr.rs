@@ -55,6 +55,8 @@ pub(crate) struct Float32Types<F> {
     pub column: F,
     /// Whether the dialect's float32 arithmetic gives float32 ([`Dialect::float32_closed`]).
     pub closed: bool,
+    /// Whether its float32 division does too ([`Dialect::float32_division_closed`]).
+    pub closed_division: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +228,10 @@ impl Expr {
             Expr::Internal(name) => (types.column)(name),
             // Exact: the same float32 value, its sign cleared.
             Expr::Math(Math::Abs, v) => v[0].is_float32(types),
-            Expr::Bin(a, Op::Sub | Op::Mul | Op::Div, b) if types.closed => {
+            Expr::Bin(a, Op::Sub | Op::Mul, b) if types.closed => {
+                a.is_float32(types) && b.is_float32(types)
+            }
+            Expr::Bin(a, Op::Div, b) if types.closed_division => {
                 a.is_float32(types) && b.is_float32(types)
             }
             Expr::Sum(v) if types.closed => v.iter().all(|e| e.is_float32(types)),
@@ -571,6 +576,7 @@ mod tests {
         Float32Types {
             column: |c: &str| c == "d0",
             closed,
+            closed_division: closed,
         }
     }
 
@@ -620,6 +626,18 @@ mod tests {
         // A float32 function result is not assumed: exp() of a REAL is a float64.
         let e = f32(Expr::Exp(Box::new(internal("d0")), true));
         assert_eq!(e.clone().without_double_roundings(&types(true)), e);
+        // Spark multiplies FLOATs in float32 but divides them in float64: the
+        // quotient keeps its rounding.
+        let spark = Float32Types {
+            column: |c: &str| c == "d0",
+            closed: true,
+            closed_division: false,
+        };
+        let e = f32(bin(internal("d0"), Op::Div, f32(Expr::Float(0.5))));
+        assert!(matches!(
+            e.without_double_roundings(&spark),
+            Expr::Float32(_)
+        ));
     }
 
     #[test]

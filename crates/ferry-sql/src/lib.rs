@@ -774,6 +774,7 @@ impl<'a> Compiler<'a> {
         Float32Types {
             column: move |c: &str| columns.is_some_and(|s| s.contains(c)),
             closed: self.d.float32_closed(),
+            closed_division: self.d.float32_division_closed(),
         }
     }
 

@@ -14,6 +14,7 @@ mod demote;
 mod estimators;
 mod ops;
 mod proto;
+mod shape;
 mod svm;
 mod tensor;
 
@@ -145,6 +146,9 @@ pub(crate) struct Ctx {
     /// Level names of each string input, in code order (grown as the graph uses them).
     pub levels: Vec<Vec<String>>,
     values: HashMap<String, Value>,
+    /// The row dims of numeric values of rank 3 or more (`[N, a, b]`), by name; every
+    /// other numeric value is `[N, k]` (see `shape`).
+    pub row_shapes: HashMap<String, Vec<usize>>,
     /// The estimator, its features (columns) and the number of raw scores.
     pub estimator: Option<(Estimator, Vec<usize>)>,
     /// The exporter (`producer_name`): skl2onnx graphs follow scikit-learn's arithmetic.
@@ -344,6 +348,7 @@ fn translate(model: &ModelProto) -> Result<Model, ImportError> {
         derived: Vec::new(),
         levels: Vec::new(),
         values: HashMap::new(),
+        row_shapes: HashMap::new(),
         estimator: None,
         producer: model.producer_name.clone().unwrap_or_default(),
     };

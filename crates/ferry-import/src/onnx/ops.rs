@@ -6,6 +6,7 @@ use ferry_ir::{BinaryFn, CompareOp, Expr, Precision, Transform, UnaryFn};
 
 use super::estimators;
 use super::proto::NodeProto;
+use super::shape;
 use super::tensor::{Attrs, Data, Tensor};
 use super::{Ctx, Elem, Scores, StrCol, Value, MAX_COLUMNS};
 use crate::ImportError;
@@ -14,6 +15,26 @@ use crate::ImportError;
 pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     let domain = node.domain.as_deref().unwrap_or("");
     let op = node.op_type.as_deref().unwrap_or("");
+    let shaped = (0..node.input.len()).find_map(|i| shape::row_dims(ctx, node, i));
+    if let Some(dims) = &shaped {
+        if !matches!(domain, "" | "ai.onnx") || !shape::handles_row_shapes(op) {
+            return Err(ctx.unsupported(
+                node,
+                &format!("its input is a per-row tensor of shape [N, {dims:?}]"),
+            ));
+        }
+    }
+    dispatch(ctx, node, domain, op)?;
+    // Elementwise ops keep the shape of their input.
+    if let Some(dims) = shape::row_dims(ctx, node, 0) {
+        if shape::KEEPS_SHAPE.contains(&op) {
+            shape::set_row_dims(ctx, node, dims);
+        }
+    }
+    Ok(())
+}
+
+fn dispatch(ctx: &mut Ctx, node: &NodeProto, domain: &str, op: &str) -> Result<(), ImportError> {
     match (domain, op) {
         ("ai.onnx.ml", "LinearRegressor") => estimators::linear_regressor(ctx, node),
         ("ai.onnx.ml", "LinearClassifier") => estimators::linear_classifier(ctx, node),
@@ -33,9 +54,8 @@ pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> 
         ("ai.onnx.ml", "ZipMap") => pass_scores(ctx, node),
         ("ai.onnx.ml", "DictVectorizer") => dict_vectorizer(ctx, node),
         ("ai.onnx.ml", "CastMap") => cast_map(ctx, node),
-        ("" | "ai.onnx", "Identity" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze") => {
-            pass(ctx, node)
-        }
+        ("" | "ai.onnx", "Identity" | "Flatten") => pass(ctx, node),
+        ("" | "ai.onnx", "Reshape" | "Squeeze" | "Unsqueeze") => reshape(ctx, node, op),
         ("" | "ai.onnx", "Cast") => cast(ctx, node),
         ("" | "ai.onnx", "Concat") => concat(ctx, node),
         ("" | "ai.onnx", "Gather") => gather(ctx, node),
@@ -70,6 +90,7 @@ pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> 
         ("" | "ai.onnx", "ReduceMean") => reduce(ctx, node, Reduce::Mean),
         ("" | "ai.onnx", "ReduceMax") => reduce(ctx, node, Reduce::Max),
         ("" | "ai.onnx", "ReduceMin") => reduce(ctx, node, Reduce::Min),
+        ("" | "ai.onnx", "ReduceLogSumExp") => reduce(ctx, node, Reduce::LogSumExp),
         ("" | "ai.onnx", "Where") => where_(ctx, node),
         ("" | "ai.onnx", "Equal") => compare(ctx, node, CompareOp::Eq),
         ("" | "ai.onnx", "Less") => compare(ctx, node, CompareOp::Lt),
@@ -125,6 +146,91 @@ fn output_num(ctx: &mut Ctx, node: &NodeProto, cols: Vec<Expr>, elem: Elem) {
 fn pass(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     let value = ctx.input(node, 0)?.clone();
     ctx.set_output(node, 0, value);
+    Ok(())
+}
+
+/// Reshape, Squeeze, Unsqueeze: the elements stay as they are (row-major); a shape of
+/// rank 3 or more is recorded for the ops that broadcast or reduce it. Anything that
+/// moves the batch axis is refused.
+fn reshape(ctx: &mut Ctx, node: &NodeProto, op: &str) -> Result<(), ImportError> {
+    pass(ctx, node)?;
+    let len = match ctx.input(node, 0)? {
+        Value::Num { cols, .. } => cols.len(),
+        _ => return Ok(()),
+    };
+    let dims = shape::row_dims(ctx, node, 0).unwrap_or_else(|| vec![len]);
+    let attrs = Attrs::new(node, ctx);
+    let new_dims: Option<Vec<usize>> = match op {
+        "Reshape" => {
+            let Value::Const(t) = ctx.input(node, 1)? else {
+                return Err(ctx.unsupported(node, "a shape computed at run time"));
+            };
+            let target: Vec<i64> = t
+                .numbers()
+                .map(|v| v.iter().map(|x| *x as i64).collect())
+                .unwrap_or_default();
+            // [-1 or 0 (the batch), positive dims…] whose product is the row's length;
+            // other targets ([-1] of an [N, 1] value, …) keep the value as it is.
+            match target.split_first() {
+                Some((&(-1 | 0), rest))
+                    if rest.iter().all(|d| *d > 0)
+                        && rest.iter().product::<i64>() == len as i64 =>
+                {
+                    Some(rest.iter().map(|d| *d as usize).collect())
+                }
+                _ if dims.len() >= 2 => {
+                    return Err(ctx.unsupported(
+                        node,
+                        &format!("a reshape of a [N, {dims:?}] tensor to {target:?}"),
+                    ))
+                }
+                _ => None,
+            }
+        }
+        _ => {
+            let axes = ints_input_or(ctx, node, &attrs, "axes")?.unwrap_or_default();
+            let rank = dims.len() as i64 + 1;
+            let out_rank = if op == "Unsqueeze" {
+                rank + axes.len() as i64
+            } else {
+                rank
+            };
+            let axes: Vec<i64> = axes
+                .iter()
+                .map(|a| if *a < 0 { a + out_rank } else { *a })
+                .collect();
+            if axes.contains(&0) {
+                return Err(ctx.unsupported(node, &format!("{op} of the batch axis")));
+            }
+            if op == "Unsqueeze" {
+                let mut out = dims.clone();
+                let mut sorted = axes.clone();
+                sorted.sort_unstable();
+                for a in sorted {
+                    let at = (a - 1) as usize;
+                    if at > out.len() {
+                        return Err(ctx.node_error(node, format!("axis {a} is out of range")));
+                    }
+                    out.insert(at, 1);
+                }
+                Some(out)
+            } else if axes.is_empty() {
+                Some(dims.iter().copied().filter(|d| *d != 1).collect())
+            } else {
+                Some(
+                    dims.iter()
+                        .enumerate()
+                        .filter(|(k, _)| !axes.contains(&(*k as i64 + 1)))
+                        .map(|(_, d)| *d)
+                        .collect(),
+                )
+            }
+        }
+    };
+    match new_dims {
+        Some(d) => shape::set_row_dims(ctx, node, d),
+        None => shape::set_row_dims(ctx, node, Vec::new()),
+    }
     Ok(())
 }
 
@@ -451,6 +557,15 @@ fn arithmetic(ctx: &mut Ctx, node: &NodeProto, f: BinaryFn) -> Result<(), Import
     } else {
         ea
     };
+    if let Some((dims, pairs)) = shape::broadcast(ctx, node, a.len(), b.len())? {
+        let cols = pairs
+            .into_iter()
+            .map(|(i, j)| Expr::binary(f, a[i].clone(), b[j].clone(), elem.precision()))
+            .collect();
+        output_num(ctx, node, cols, elem);
+        shape::set_row_dims(ctx, node, dims);
+        return Ok(());
+    }
     let cols = elementwise(ctx, node, (&a, &b), f, elem.precision())?;
     output_num(ctx, node, cols, elem);
     Ok(())
@@ -1229,6 +1344,9 @@ enum Reduce {
     Mean,
     Max,
     Min,
+    /// `m + ln(sum(exp(x - m)))` with `m` the largest `x`, as onnxruntime computes it
+    /// (no overflow or underflow to `ln(0)` for log-likelihoods far from 0).
+    LogSumExp,
 }
 
 /// A reduction over the column axis (PolynomialFeatures multiplies the columns it
@@ -1242,6 +1360,22 @@ fn reduce(ctx: &mut Ctx, node: &NodeProto, how: Reduce) -> Result<(), ImportErro
         output_num(ctx, node, cols, elem);
         return Ok(());
     }
+    let p = elem.precision();
+    if let Some(dims) = shape::row_dims(ctx, node, 0) {
+        let keepdims = attrs.int_or("keepdims", 1)? != 0;
+        let (groups, out_dims) = shape::reduce_groups(&dims, &axes, keepdims)
+            .map_err(|why| ctx.unsupported(node, &why))?;
+        let mut out = Vec::with_capacity(groups.len());
+        for g in &groups {
+            let items: Vec<Expr> = g.iter().map(|k| cols[*k].clone()).collect();
+            let reduced = fold_reduce(&how, &items, p, &mut |m| shared(ctx, node, m))
+                .ok_or_else(|| ctx.node_error(node, "a reduction of no elements"))?;
+            out.push(reduced);
+        }
+        output_num(ctx, node, out, elem);
+        shape::set_row_dims(ctx, node, out_dims);
+        return Ok(());
+    }
     if axes != [1] && axes != [-1] {
         return Err(ctx.unsupported(
             node,
@@ -1250,21 +1384,55 @@ fn reduce(ctx: &mut Ctx, node: &NodeProto, how: Reduce) -> Result<(), ImportErro
             ),
         ));
     }
-    let p = elem.precision();
-    let n = cols.len();
-    let fold = |f: BinaryFn| cols.iter().cloned().reduce(|a, b| Expr::binary(f, a, b, p));
-    let out = match how {
-        Reduce::Sum => fold(BinaryFn::Add),
-        Reduce::Prod => fold(BinaryFn::Mul),
-        Reduce::Max => fold(BinaryFn::Max),
-        Reduce::Min => fold(BinaryFn::Min),
-        Reduce::Mean => {
-            fold(BinaryFn::Add).map(|s| Expr::binary(BinaryFn::Div, s, Expr::constant(n as f64), p))
-        }
-    }
-    .ok_or_else(|| ctx.node_error(node, "a reduction of no columns"))?;
+    let out = fold_reduce(&how, &cols, p, &mut |m| shared(ctx, node, m))
+        .ok_or_else(|| ctx.node_error(node, "a reduction of no columns"))?;
     output_num(ctx, node, vec![out], elem);
     Ok(())
+}
+
+/// `e` as a derived column of its own, for an expression read several times.
+fn shared(ctx: &mut Ctx, node: &NodeProto, e: Expr) -> Expr {
+    let name = format!("{}~max", node.output.first().map_or("", String::as_str));
+    Expr::column(ctx.column_of(e, &name))
+}
+
+/// One reduction of `items`, folded left to right in precision `p`; `share` makes a
+/// value read several times a column of its own.
+fn fold_reduce(
+    how: &Reduce,
+    items: &[Expr],
+    p: Precision,
+    share: &mut dyn FnMut(Expr) -> Expr,
+) -> Option<Expr> {
+    let fold = |f: BinaryFn, items: &mut dyn Iterator<Item = Expr>| {
+        items.reduce(|a, b| Expr::binary(f, a, b, p))
+    };
+    let n = items.len();
+    match how {
+        Reduce::Sum => fold(BinaryFn::Add, &mut items.iter().cloned()),
+        Reduce::Prod => fold(BinaryFn::Mul, &mut items.iter().cloned()),
+        Reduce::Max => fold(BinaryFn::Max, &mut items.iter().cloned()),
+        Reduce::Min => fold(BinaryFn::Min, &mut items.iter().cloned()),
+        Reduce::Mean => fold(BinaryFn::Add, &mut items.iter().cloned())
+            .map(|s| Expr::binary(BinaryFn::Div, s, Expr::constant(n as f64), p)),
+        Reduce::LogSumExp => {
+            let m = share(fold(BinaryFn::Max, &mut items.iter().cloned())?);
+            let mut terms = items.iter().map(|x| {
+                Expr::unary(
+                    UnaryFn::Exp,
+                    Expr::binary(BinaryFn::Sub, x.clone(), m.clone(), p),
+                    p,
+                )
+            });
+            let sum = fold(BinaryFn::Add, &mut terms)?;
+            Some(Expr::binary(
+                BinaryFn::Add,
+                m.clone(),
+                Expr::unary(UnaryFn::Ln, sum, p),
+                p,
+            ))
+        }
+    }
 }
 
 fn compare(ctx: &mut Ctx, node: &NodeProto, cmp: CompareOp) -> Result<(), ImportError> {
