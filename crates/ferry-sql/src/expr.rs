@@ -49,6 +49,12 @@ pub(crate) enum Expr {
     Math(Math, Vec<Expr>),
 }
 
+/// The largest float32 whose exp is below float32's largest value (ln of it is
+/// 88.7228390…; the next float32 up is above).
+const EXP_MAX_F32: f64 = 88.722_831_726_074_22;
+/// Likewise for float64 (ln of its largest value is 709.7827…).
+const EXP_MAX_F64: f64 = 709.78;
+
 /// What is known about float32 values in the step an expression reads.
 pub(crate) struct Float32Types<F> {
     /// Whether a column of that step holds float32 values.
@@ -478,18 +484,35 @@ impl Expr {
                 let floor = d
                     .exp_floor()
                     .map(|f| if *float32 { f.max(-103.0) } else { f });
-                match floor {
+                // And on overflow: PostgreSQL's EXP beyond float64, DuckDB's and
+                // PostgreSQL's cast of a value beyond float32 to FLOAT/REAL. Where the
+                // source's exp gives infinity (which SQL has not), the query gives the
+                // largest finite value instead of failing: 1 / (1 + exp(100)) is then
+                // 3e-39 where float32 gives 0.
+                let ceiling = match (*float32, d.float32()) {
+                    (true, Some(Float32::Cast(_))) => Some(EXP_MAX_F32),
+                    (false, _) if floor.is_some() => Some(EXP_MAX_F64),
+                    _ => None,
+                };
+                let mut bounds = Vec::new();
+                if let Some(floor) = floor {
+                    bounds.push((
+                        bin((**x).clone(), Op::Lt, Expr::Float(floor)),
+                        Expr::Float(floor),
+                    ));
+                }
+                if let Some(ceiling) = ceiling {
+                    bounds.push((
+                        bin((**x).clone(), Op::Gt, Expr::Float(ceiling)),
+                        Expr::Float(ceiling),
+                    ));
+                }
+                if bounds.is_empty() {
+                    x.render(d, out);
+                } else {
                     // A CASE rather than GREATEST, which skips a NULL argument in
                     // PostgreSQL: a missing score must stay NULL.
-                    Some(floor) => Expr::Case(
-                        vec![(
-                            bin((**x).clone(), Op::Lt, Expr::Float(floor)),
-                            Expr::Float(floor),
-                        )],
-                        x.clone(),
-                    )
-                    .render(d, out),
-                    None => x.render(d, out),
+                    Expr::Case(bounds, x.clone()).render(d, out);
                 }
                 out.push(')');
             }

@@ -146,6 +146,8 @@ pub(crate) struct Ctx {
     /// Level names of each string input, in code order (grown as the graph uses them).
     pub levels: Vec<Vec<String>>,
     values: HashMap<String, Value>,
+    /// The op types that read each tensor (`"graph output"` for the graph's outputs).
+    pub consumers: HashMap<String, Vec<String>>,
     /// The row dims of numeric values of rank 3 or more (`[N, a, b]`), by name; every
     /// other numeric value is `[N, k]` (see `shape`).
     pub row_shapes: HashMap<String, Vec<usize>>,
@@ -349,6 +351,7 @@ fn translate(model: &ModelProto) -> Result<Model, ImportError> {
         levels: Vec::new(),
         values: HashMap::new(),
         row_shapes: HashMap::new(),
+        consumers: HashMap::new(),
         estimator: None,
         producer: model.producer_name.clone().unwrap_or_default(),
     };
@@ -367,6 +370,22 @@ fn translate(model: &ModelProto) -> Result<Model, ImportError> {
         ctx.values.insert(name, value);
     }
 
+    for node in &graph.node {
+        for input in &node.input {
+            ctx.consumers
+                .entry(input.clone())
+                .or_default()
+                .push(node.op_type.clone().unwrap_or_default());
+        }
+    }
+    for output in &graph.output {
+        if let Some(name) = &output.name {
+            ctx.consumers
+                .entry(name.clone())
+                .or_default()
+                .push("graph output".into());
+        }
+    }
     for node in order(graph)? {
         ops::apply(&mut ctx, node)?;
     }

@@ -59,6 +59,9 @@ fn dispatch(ctx: &mut Ctx, node: &NodeProto, domain: &str, op: &str) -> Result<(
         ("" | "ai.onnx", "Cast") => cast(ctx, node),
         ("" | "ai.onnx", "Concat") => concat(ctx, node),
         ("" | "ai.onnx", "Gather") => gather(ctx, node),
+        ("" | "ai.onnx", "Slice") => slice(ctx, node),
+        ("" | "ai.onnx", "Reciprocal") => reciprocal(ctx, node),
+        ("" | "ai.onnx", "Sign") => sign(ctx, node),
         ("" | "ai.onnx", "Add") => arithmetic(ctx, node, BinaryFn::Add),
         ("" | "ai.onnx", "Sum") => sum(ctx, node),
         ("" | "ai.onnx", "Sub") => arithmetic(ctx, node, BinaryFn::Sub),
@@ -394,17 +397,32 @@ fn indices(ctx: &Ctx, node: &NodeProto, i: usize, width: usize) -> Result<Vec<us
 }
 
 fn select(ctx: &mut Ctx, node: &NodeProto, data: usize, index: usize) -> Result<(), ImportError> {
+    pick(ctx, node, data, &|ctx: &Ctx, width| {
+        indices(ctx, node, index, width)
+    })
+}
+
+/// Chooses column positions from a value's width.
+type Choose<'a> = &'a dyn Fn(&Ctx, usize) -> Result<Vec<usize>, ImportError>;
+
+/// Columns of input `data`, chosen by `which` from its width.
+fn pick(
+    ctx: &mut Ctx,
+    node: &NodeProto,
+    data: usize,
+    which: Choose<'_>,
+) -> Result<(), ImportError> {
     let value = ctx.input(node, data)?.clone();
     match value {
         Value::Str(cols) => {
-            let picked = indices(ctx, node, index, cols.len())?
+            let picked = which(ctx, cols.len())?
                 .into_iter()
                 .map(|k| cols[k].clone())
                 .collect();
             ctx.set_output(node, 0, Value::Str(picked));
         }
         Value::Num { cols, elem } => {
-            let picked = indices(ctx, node, index, cols.len())?
+            let picked = which(ctx, cols.len())?
                 .into_iter()
                 .map(|k| cols[k].clone())
                 .collect();
@@ -418,7 +436,7 @@ fn select(ctx: &mut Ctx, node: &NodeProto, data: usize, index: usize) -> Result<
                 Some(c) => c.len(),
                 None => ctx.estimator.as_ref().map_or(0, |(e, _)| e.n_outputs()),
             };
-            let columns = indices(ctx, node, index, width)?;
+            let columns = which(ctx, width)?;
             ctx.set_output(node, 0, Value::Picked { scores, columns });
         }
         _ => return Err(ctx.unsupported(node, "selecting from this input")),
@@ -432,6 +450,71 @@ fn gather(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
         return Err(ctx.unsupported(node, "Gather along the row axis"));
     }
     select(ctx, node, 0, 1)
+}
+
+/// `Slice` along the column axis with constant bounds (inputs from opset 10,
+/// attributes before): the columns `start, start + step, …` short of `end`, the bounds
+/// clamped as numpy clamps them.
+fn slice(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let attrs = Attrs::new(node, ctx);
+    let list = |i: usize, name: &str| -> Result<Option<Vec<i64>>, ImportError> {
+        if ctx.opset("") < 10 {
+            let v = attrs.ints(name);
+            return Ok((!v.is_empty()).then(|| v.to_vec()));
+        }
+        if !ctx.has_input(node, i) {
+            return Ok(None);
+        }
+        match ctx.input(node, i)? {
+            Value::Const(t) => Ok(Some(
+                t.numbers()
+                    .map(|v| v.iter().map(|x| *x as i64).collect())
+                    .unwrap_or_default(),
+            )),
+            _ => Err(ctx.unsupported(node, &format!("`{name}` computed at run time"))),
+        }
+    };
+    let starts = list(1, "starts")?.unwrap_or_default();
+    let ends = list(2, "ends")?.unwrap_or_default();
+    let axes = list(3, "axes")?.unwrap_or_else(|| (0..starts.len() as i64).collect());
+    let steps = list(4, "steps")?.unwrap_or_else(|| vec![1; starts.len()]);
+    if starts.len() != ends.len() || axes.len() != starts.len() || steps.len() != starts.len() {
+        return Err(ctx.node_error(node, "starts, ends, axes and steps differ in length"));
+    }
+    // Only the column axis may be cut; a row-axis range that keeps every row is fine.
+    let mut column = None;
+    for k in 0..axes.len() {
+        match axes[k] {
+            1 | -1 => column = Some((starts[k], ends[k], steps[k])),
+            0 | -2 if starts[k] == 0 && ends[k] >= i64::from(i32::MAX) && steps[k] == 1 => {}
+            _ => return Err(ctx.unsupported(node, "Slice along the row axis")),
+        }
+    }
+    let Some((start, end, step)) = column else {
+        return pass(ctx, node);
+    };
+    if step == 0 {
+        return Err(ctx.node_error(node, "a step of 0"));
+    }
+    pick(ctx, node, 0, &|_: &Ctx, width| {
+        let w = width as i64;
+        let clamp = |v: i64, lo: i64, hi: i64| (if v < 0 { v + w } else { v }).clamp(lo, hi);
+        let mut picked = Vec::new();
+        if step > 0 {
+            let (mut i, end) = (clamp(start, 0, w), clamp(end, 0, w));
+            while i < end {
+                picked.push(i as usize);
+                i += step;
+            }
+        } else {
+            let (mut i, end) = (clamp(start, -1, w - 1), clamp(end, -1, w - 1));
+            while i > end {
+                picked.push(i as usize);
+                i += step;
+            }
+        }
+        Ok(picked)
+    })
 }
 
 fn array_feature_extractor(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
@@ -658,6 +741,39 @@ fn matmul(ctx: &mut Ctx, node: &NodeProto, gemm: bool) -> Result<(), ImportError
     Ok(())
 }
 
+/// `1 / x` in the input's precision.
+fn reciprocal(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, elem) = num(ctx, node, 0)?;
+    let p = elem.precision();
+    let cols = cols
+        .into_iter()
+        .map(|c| Expr::binary(BinaryFn::Div, Expr::constant(1.0), c, p))
+        .collect();
+    output_num(ctx, node, cols, elem);
+    Ok(())
+}
+
+/// 1 above zero, -1 below, the value itself otherwise (0, or NaN).
+fn sign(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, elem) = num(ctx, node, 0)?;
+    let cols = cols
+        .into_iter()
+        .map(|c| {
+            Expr::if_else(
+                Expr::compare(CompareOp::Gt, c.clone(), Expr::constant(0.0)),
+                Expr::constant(1.0),
+                Expr::if_else(
+                    Expr::compare(CompareOp::Lt, c.clone(), Expr::constant(0.0)),
+                    Expr::constant(-1.0),
+                    c,
+                ),
+            )
+        })
+        .collect();
+    output_num(ctx, node, cols, elem);
+    Ok(())
+}
+
 fn unary(ctx: &mut Ctx, node: &NodeProto, f: UnaryFn) -> Result<(), ImportError> {
     // exp of a GLM's linear predictor: the log link.
     if f == UnaryFn::Exp {
@@ -778,6 +894,17 @@ fn argmax(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
             );
         }
         Value::Scores(_) => {}
+        // The index of the largest column as a feature (KBinsDiscretizer: the bin of a
+        // value is the first of its `x < edge` indicators that holds), where nothing
+        // picks a class with it.
+        Value::Num { cols, .. } if !picks_a_class(ctx, node) => {
+            if Attrs::new(node, ctx).int_or("select_last_index", 0)? != 0 {
+                return Err(ctx.unsupported(node, "ArgMax with select_last_index"));
+            }
+            let index = first_largest(ctx, node, cols);
+            output_num(ctx, node, vec![index], Elem::Int);
+            return Ok(());
+        }
         Value::Num { .. } if ctx.estimator.is_none() => commit_scores(ctx, node)?,
         _ => {
             return Err(ctx.unsupported(node, "ArgMax over columns that are not the model's scores"))
@@ -785,6 +912,43 @@ fn argmax(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     }
     ctx.set_output(node, 0, Value::ArgMax);
     Ok(())
+}
+
+/// Whether the output of `node` (an ArgMax) names the model's class: it is read by an
+/// ArrayFeatureExtractor (`classes[argmax]`) or is a graph output.
+fn picks_a_class(ctx: &Ctx, node: &NodeProto) -> bool {
+    let Some(out) = node.output.first() else {
+        return false;
+    };
+    ctx.consumers.get(out).is_some_and(|readers| {
+        readers
+            .iter()
+            .any(|r| r == "ArrayFeatureExtractor" || r == "graph output")
+    })
+}
+
+/// The index of the first largest of `cols` (ONNX ArgMax, `select_last_index` 0): the
+/// first column equal to their maximum; the last index when the maximum is missing.
+fn first_largest(ctx: &mut Ctx, node: &NodeProto, cols: Vec<Expr>) -> Expr {
+    let Some(max) = cols
+        .iter()
+        .cloned()
+        .reduce(|a, b| Expr::binary(BinaryFn::Max, a, b, Precision::F64))
+    else {
+        return Expr::constant(0.0);
+    };
+    let max = shared(ctx, node, max);
+    let last = cols.len() - 1;
+    cols.into_iter().enumerate().take(last).rev().fold(
+        Expr::constant(last as f64),
+        |rest, (k, c)| {
+            Expr::if_else(
+                Expr::compare(CompareOp::Eq, c, max.clone()),
+                Expr::constant(k as f64),
+                rest,
+            )
+        },
+    )
 }
 
 fn scaler(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
