@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ferry_ir::{
-    Aggregation, Cmp, DType, Direction, Estimator, Input, Missing, Model, Node, NodeStats,
+    Aggregation, Cmp, DType, Direction, Estimator, Input, Link, Missing, Model, Node, NodeStats,
     Precision, Source, Split, Task, Test, Transform, Tree, TreeEnsemble, IR_VERSION,
 };
 
@@ -257,14 +257,16 @@ fn translate(file: &File) -> Result<Model, ImportError> {
         | "lambdarank"
         | "rank_xendcg"
         | "custom" => {
+            // `reg_sqrt`: fitted to sqrt(y), predicted as sign(x) * x².
             if objective.params.contains_key("sqrt") {
-                return Err(ImportError::Unsupported {
-                    format: FORMAT,
-                    what: "regression with `reg_sqrt`".into(),
-                    hint: String::new(),
-                });
+                let transform = Transform::Link {
+                    link: Link::SignedSquare,
+                    complement: false,
+                };
+                (transform, Task::Regression)
+            } else {
+                (Transform::Identity, Task::Regression)
             }
-            (Transform::Identity, Task::Regression)
         }
         "poisson" | "gamma" | "tweedie" => (Transform::Exp, Task::Regression),
         "binary" => (

@@ -233,6 +233,9 @@ pub enum Link {
     Cauchit,
     /// `x^exponent` (a power link `η = μ^p` has the inverse exponent `1/p`).
     Power { exponent: f64 },
+    /// `sign(x) * x²` (LightGBM's `reg_sqrt`: the model was fitted to `sqrt(y)`, kept
+    /// signed).
+    SignedSquare,
     /// JPMML-Evaluator's float32 inverse logit (`x-mathContext="float"`):
     /// `1f / (1f + (float) pow(2.7182817, -x))`, every step rounded to float32.
     Float32Logit,
@@ -247,6 +250,8 @@ impl Link {
             Link::Loglog => (-(-x).exp()).exp(),
             Link::Cauchit => 0.5 + x.atan() / std::f64::consts::PI,
             Link::Power { exponent } => x.powf(exponent),
+            // LightGBM's `Sign(x) * x * x`: `Sign(x) * x` is |x| exactly.
+            Link::SignedSquare => x.abs() * x,
             Link::Float32Logit => {
                 let e = 2.718_281_7_f64.powf(-x) as f32;
                 f64::from(1.0f32 / (1.0f32 + e))
@@ -261,6 +266,7 @@ impl Link {
             Link::Loglog => "loglog",
             Link::Cauchit => "cauchit",
             Link::Power { .. } => "power",
+            Link::SignedSquare => "signed square",
             Link::Float32Logit => "logit",
         }
     }

@@ -496,6 +496,10 @@ impl<'a> Compiler<'a> {
                         ferry_ir::Link::Power { exponent } => {
                             derived::power(a, Expr::Float(exponent))
                         }
+                        // LightGBM's `Sign(x) * x * x`, of which `Sign(x) * x` is |x|.
+                        ferry_ir::Link::SignedSquare => {
+                            bin(Expr::Math(dialect::Math::Abs, vec![a.clone()]), Op::Mul, a)
+                        }
                         // Every step rounded to float32, as JPMML computes it.
                         ferry_ir::Link::Float32Logit => {
                             let f32r = |e| f32_if(Precision::F32, e);

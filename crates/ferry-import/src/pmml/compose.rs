@@ -119,6 +119,10 @@ impl<'a, 'i> Builder<'a, 'i> {
                         Link::Power { exponent } => {
                             Expr::binary(BinaryFn::Pow, x, c(exponent), F64)
                         }
+                        Link::SignedSquare => {
+                            let abs = Expr::unary(UnaryFn::Abs, x.clone(), F64);
+                            Expr::binary(BinaryFn::Mul, abs, x, F64)
+                        }
                         Link::Float32Logit => {
                             let f = |x| Expr::unary(UnaryFn::Cast, x, Precision::F32);
                             let e = f(Expr::binary(BinaryFn::Pow, c(2.718_281_7), neg(x), F64));

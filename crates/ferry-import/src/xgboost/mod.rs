@@ -163,7 +163,7 @@ fn objective(name: &str) -> Option<Objective> {
         "binary:logitraw" => o(Regression, Transform::Identity, identity),
         "binary:logistic" => o(Binary, logistic, logit),
         "multi:softprob" | "multi:softmax" => o(Multiclass, Transform::Softmax, identity),
-        "count:poisson" | "reg:gamma" | "reg:tweedie" | "survival:cox" => {
+        "count:poisson" | "reg:gamma" | "reg:tweedie" | "survival:cox" | "survival:aft" => {
             o(Regression, Transform::Exp, log)
         }
         _ => None,
@@ -172,7 +172,8 @@ fn objective(name: &str) -> Option<Objective> {
 
 const SUPPORTED: &str = "reg:squarederror, reg:squaredlogerror, reg:absoluteerror, \
     reg:pseudohubererror, reg:quantileerror, reg:logistic, binary:logistic, binary:logitraw, \
-    multi:softprob, multi:softmax, count:poisson, reg:gamma, reg:tweedie, survival:cox, rank:*";
+    multi:softprob, multi:softmax, count:poisson, reg:gamma, reg:tweedie, survival:cox, survival:aft, \
+    rank:*";
 
 fn translate(
     format: &'static str,
