@@ -263,12 +263,20 @@ impl Dialect for Sqlite {
     /// form (measured: 4 of 3006 off by one ulp on 3.40); with 17 significant digits
     /// it is.
     fn float(&self, x: f64, out: &mut String) {
-        let x = if x == 0.0 { 0.0 } else { x };
-        if x < 0.0 {
+        if x == 0.0 {
+            out.push_str("0e0");
+        } else if x < 0.0 {
             let _ = write!(out, "(-{:.16e})", -x);
         } else {
             let _ = write!(out, "{x:.16e}");
         }
+    }
+    /// Backticks, not double quotes: SQLite reads a double-quoted name that matches no
+    /// column as a string literal, so a misspelt or missing input column would score
+    /// every row as if it held the text of its name, silently. A backticked name is
+    /// always an identifier: the query fails with "no such column" instead.
+    fn quote_ident(&self, name: &str, out: &mut String) {
+        quote_doubling(name, '`', '`', out);
     }
     /// The parser's fixed stack (100 entries in common builds) overflows at about 20
     /// nested CASEs.
