@@ -15,12 +15,19 @@ use crate::ImportError;
 pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     let domain = node.domain.as_deref().unwrap_or("");
     let op = node.op_type.as_deref().unwrap_or("");
-    let shaped = (0..node.input.len()).find_map(|i| shape::row_dims(ctx, node, i));
-    if let Some(dims) = &shaped {
+    // A row of shape [1, k] (or [k, 1]) is read flat as before by every op; one whose
+    // element pairing depends on its shape only by the ops that honour it.
+    let layered = (0..node.input.len())
+        .filter_map(|i| shape::row_dims(ctx, node, i))
+        .find(|dims| shape::is_layered(dims));
+    if let Some(dims) = layered {
         if !matches!(domain, "" | "ai.onnx") || !shape::handles_row_shapes(op) {
             return Err(ctx.unsupported(
                 node,
-                &format!("its input is a per-row tensor of shape [N, {dims:?}]"),
+                &format!(
+                    "its input is a per-row tensor of shape {}",
+                    shape::show(&dims)
+                ),
             ));
         }
     }
@@ -181,10 +188,10 @@ fn reshape(ctx: &mut Ctx, node: &NodeProto, op: &str) -> Result<(), ImportError>
                 {
                     Some(rest.iter().map(|d| *d as usize).collect())
                 }
-                _ if dims.len() >= 2 => {
+                _ if shape::is_layered(&dims) => {
                     return Err(ctx.unsupported(
                         node,
-                        &format!("a reshape of a [N, {dims:?}] tensor to {target:?}"),
+                        &format!("a reshape of a {} tensor to {target:?}", shape::show(&dims)),
                     ))
                 }
                 _ => None,

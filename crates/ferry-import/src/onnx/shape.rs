@@ -4,7 +4,8 @@
 //! reshapes X to `[N, 1, k]` and subtracts a `[1, classes, k]` table), and there the
 //! element pairing of a broadcast depends on the shape, not only on the lengths. So a
 //! value of such a shape carries its row dims (`Ctx::row_shapes`), the ops below honour
-//! them, and every other op refuses such a value rather than misread it.
+//! them, and every other op refuses one whose pairing depends on them ([`is_layered`])
+//! rather than misread it.
 
 use super::proto::NodeProto;
 use super::{Ctx, Value};
@@ -39,6 +40,18 @@ pub(crate) fn handles_row_shapes(op: &str) -> bool {
                 | "ReduceProd"
                 | "ReduceLogSumExp"
         )
+}
+
+/// Whether the pairing of a row's elements depends on its dims: more than one of them
+/// is above 1. A `[1, k]` or `[k, 1]` row reads as `k` columns anywhere.
+pub(crate) fn is_layered(dims: &[usize]) -> bool {
+    dims.iter().filter(|d| **d != 1).count() > 1
+}
+
+/// `[N, 3, 4]` for row dims `[3, 4]`.
+pub(crate) fn show(dims: &[usize]) -> String {
+    let dims: Vec<String> = dims.iter().map(usize::to_string).collect();
+    format!("[N, {}]", dims.join(", "))
 }
 
 /// The recorded row dims of input `i` of `node` (absent for an `[N, k]` value).
