@@ -15,7 +15,7 @@ mod write;
 
 pub use error::IoError;
 pub use read::{open_reader, BatchReader, ReadOptions};
-pub use write::{create_writer, BatchWriter};
+pub use write::{create_writer, make_readable, BatchWriter};
 
 use std::path::Path;
 

@@ -75,18 +75,25 @@ impl BatchWriter for Writer {
             }
         }
         if let Some(temp) = temp {
-            // Temporary files are created private (0600); the result is an ordinary file.
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o644))
-                    .map_err(|e| error(e.to_string()))?;
-            }
+            make_readable(&temp).map_err(|e| error(e.to_string()))?;
             temp.persist(&path)
                 .map_err(|e| error(e.error.to_string()))?;
         }
         Ok(())
     }
+}
+
+/// Gives a temporary file about to become an output the mode of an ordinary file
+/// (0644): temporary files are created private (0600).
+pub fn make_readable(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Creates a writer for `path` (`-` is CSV on stdout) with the given schema.

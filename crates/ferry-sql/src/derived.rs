@@ -188,27 +188,7 @@ impl Lowering<'_> {
             }
         })
     }
-}
 
-/// The level code of a categorical input `x` (NULL when missing; an unseen name is
-/// NULL or -1 as the input's `unseen` says).
-pub(crate) fn level_codes(x: Expr, levels: &[String], unseen: Unseen) -> Expr {
-    let mut whens = vec![(Expr::IsNull(Box::new(x.clone())), Expr::Null)];
-    whens.extend(levels.iter().enumerate().map(|(i, name)| {
-        (
-            Expr::In(Box::new(x.clone()), vec![Expr::Str(name.clone())]),
-            Expr::Float(i as f64),
-        )
-    }));
-    let unseen = match unseen {
-        Unseen::Missing => Expr::Null,
-        Unseen::Other => Expr::Float(-1.0),
-    };
-    Expr::Case(whens, Box::new(unseen))
-}
-
-/// `1` where `holds` is true, else `0` (also for NULL).
-impl Lowering<'_> {
     /// `a <cmp> b` where one side is the constant ±inf (an Imputer that replaces
     /// infinities, a Clip with no upper bound). SQL has no infinity literal in most
     /// engines, and a value that would be infinite is NULL there, as NaN is: so the
@@ -244,6 +224,24 @@ impl Lowering<'_> {
     }
 }
 
+/// The level code of a categorical input `x` (NULL when missing; an unseen name is
+/// NULL or -1 as the input's `unseen` says).
+pub(crate) fn level_codes(x: Expr, levels: &[String], unseen: Unseen) -> Expr {
+    let mut whens = vec![(Expr::IsNull(Box::new(x.clone())), Expr::Null)];
+    whens.extend(levels.iter().enumerate().map(|(i, name)| {
+        (
+            Expr::In(Box::new(x.clone()), vec![Expr::Str(name.clone())]),
+            Expr::Float(i as f64),
+        )
+    }));
+    let unseen = match unseen {
+        Unseen::Missing => Expr::Null,
+        Unseen::Other => Expr::Float(-1.0),
+    };
+    Expr::Case(whens, Box::new(unseen))
+}
+
+/// `1` where `holds` is true, else `0` (also for NULL).
 fn indicator(holds: Expr) -> Expr {
     Expr::Case(vec![(holds, Expr::Float(1.0))], Box::new(Expr::Float(0.0)))
 }
@@ -307,23 +305,20 @@ fn unary(f: UnaryFn, x: Expr, p: Precision) -> Result<Expr, SqlError> {
     })
 }
 
-/// `a ^ b`: small whole constant exponents as products (exact for squares, within an
-/// ulp otherwise); else POWER on a positive base, and 0 or 1 for a zero base. A
-/// negative base with a computed exponent is NULL (NaN in the IR for fractional
-/// exponents).
 /// The value of a numeric literal, also one typed float32 (`Float32(Float(v))`, what
 /// a float32 step's constants lower to).
 fn literal(e: &Expr) -> Option<f64> {
     match e {
         Expr::Float(v) => Some(*v),
-        Expr::Float32(x) => match **x {
-            Expr::Float(v) => Some(v),
-            _ => None,
-        },
+        Expr::Float32(x) => literal(x),
         _ => None,
     }
 }
 
+/// `a ^ b`: small whole constant exponents as products (exact for squares, within an
+/// ulp otherwise); else POWER on a positive base, and 0 or 1 for a zero base. A
+/// negative base with a computed exponent is NULL (NaN in the IR for fractional
+/// exponents).
 pub(crate) fn power(a: Expr, b: Expr) -> Expr {
     if let Some(n) = literal(&b) {
         if n.fract() == 0.0 && (1.0..=8.0).contains(&n.abs()) {

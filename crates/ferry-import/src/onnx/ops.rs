@@ -172,13 +172,7 @@ fn reshape(ctx: &mut Ctx, node: &NodeProto, op: &str) -> Result<(), ImportError>
     let attrs = Attrs::new(node, ctx);
     let new_dims: Option<Vec<usize>> = match op {
         "Reshape" => {
-            let Value::Const(t) = ctx.input(node, 1)? else {
-                return Err(ctx.unsupported(node, "a shape computed at run time"));
-            };
-            let target: Vec<i64> = t
-                .numbers()
-                .map(|v| v.iter().map(|x| *x as i64).collect())
-                .unwrap_or_default();
+            let target = ints_input_or(ctx, node, &attrs, (1, "shape"))?.unwrap_or_default();
             // [-1 or 0 (the batch), positive dims…] whose product is the row's length;
             // other targets ([-1] of an [N, 1] value, …) keep the value as it is.
             match target.split_first() {
@@ -198,7 +192,7 @@ fn reshape(ctx: &mut Ctx, node: &NodeProto, op: &str) -> Result<(), ImportError>
             }
         }
         _ => {
-            let axes = ints_input_or(ctx, node, &attrs, "axes")?.unwrap_or_default();
+            let axes = ints_input_or(ctx, node, &attrs, (1, "axes"))?.unwrap_or_default();
             let rank = dims.len() as i64 + 1;
             let out_rank = if op == "Unsqueeze" {
                 rank + axes.len() as i64
@@ -237,10 +231,7 @@ fn reshape(ctx: &mut Ctx, node: &NodeProto, op: &str) -> Result<(), ImportError>
             }
         }
     };
-    match new_dims {
-        Some(d) => shape::set_row_dims(ctx, node, d),
-        None => shape::set_row_dims(ctx, node, Vec::new()),
-    }
+    shape::set_row_dims(ctx, node, new_dims.unwrap_or_default());
     Ok(())
 }
 
@@ -464,23 +455,7 @@ fn gather(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
 /// clamped as numpy clamps them.
 fn slice(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     let attrs = Attrs::new(node, ctx);
-    let list = |i: usize, name: &str| -> Result<Option<Vec<i64>>, ImportError> {
-        if ctx.opset("") < 10 {
-            let v = attrs.ints(name);
-            return Ok((!v.is_empty()).then(|| v.to_vec()));
-        }
-        if !ctx.has_input(node, i) {
-            return Ok(None);
-        }
-        match ctx.input(node, i)? {
-            Value::Const(t) => Ok(Some(
-                t.numbers()
-                    .map(|v| v.iter().map(|x| *x as i64).collect())
-                    .unwrap_or_default(),
-            )),
-            _ => Err(ctx.unsupported(node, &format!("`{name}` computed at run time"))),
-        }
-    };
+    let list = |i: usize, name: &str| ints_input_or(ctx, node, &attrs, (i, name));
     let starts = list(1, "starts")?.unwrap_or_default();
     let ends = list(2, "ends")?.unwrap_or_default();
     let axes = list(3, "axes")?.unwrap_or_else(|| (0..starts.len() as i64).collect());
@@ -1401,16 +1376,17 @@ fn cast_map(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     Ok(())
 }
 
-/// Constant integers that newer opsets pass as input 1 and older ones as the
-/// attribute `name` (Split's sizes, a reduction's axes); `None` when neither is given.
+/// Constant integers that newer opsets pass as input `i` and older ones as the
+/// attribute `name` (Split's sizes, a reduction's axes, Slice's bounds, Reshape's
+/// shape); `None` when neither is given.
 fn ints_input_or(
     ctx: &Ctx,
     node: &NodeProto,
     attrs: &Attrs<'_>,
-    name: &str,
+    (i, name): (usize, &str),
 ) -> Result<Option<Vec<i64>>, ImportError> {
-    if ctx.has_input(node, 1) {
-        return match ctx.input(node, 1)? {
+    if ctx.has_input(node, i) {
+        return match ctx.input(node, i)? {
             Value::Const(t) => Ok(Some(
                 t.numbers()
                     .map(|v| v.iter().map(|x| *x as i64).collect())
@@ -1433,7 +1409,7 @@ fn split(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
         return Err(ctx.unsupported(node, "Split along the row axis"));
     }
     let parts = node.output.len();
-    let sizes: Vec<i64> = if let Some(sizes) = ints_input_or(ctx, node, &attrs, "split")? {
+    let sizes: Vec<i64> = if let Some(sizes) = ints_input_or(ctx, node, &attrs, (1, "split"))? {
         sizes
     } else if parts > 0 && cols.len() % parts == 0 {
         vec![(cols.len() / parts) as i64; parts]
@@ -1520,48 +1496,38 @@ enum Reduce {
     LogSumExp,
 }
 
-/// A reduction over the column axis (PolynomialFeatures multiplies the columns it
-/// selects with ReduceProd): one column, folded left to right in the input's precision.
+/// A reduction within a row: over the column axis (PolynomialFeatures multiplies the
+/// columns it selects with ReduceProd) or over axes of a per-row tensor (naive Bayes),
+/// each output folded left to right in the input's precision.
 fn reduce(ctx: &mut Ctx, node: &NodeProto, how: Reduce) -> Result<(), ImportError> {
     let (cols, elem) = num(ctx, node, 0)?;
     let attrs = Attrs::new(node, ctx);
     // `axes` is an attribute up to opset 12 (ReduceSum) / 17 (the others), then input 1.
-    let axes = ints_input_or(ctx, node, &attrs, "axes")?.unwrap_or_default();
+    let axes = ints_input_or(ctx, node, &attrs, (1, "axes"))?.unwrap_or_default();
     if axes.is_empty() && attrs.int_or("noop_with_empty_axes", 0)? != 0 {
         output_num(ctx, node, cols, elem);
         return Ok(());
     }
+    // Over the columns of an [N, k] row, or over axes of a per-row tensor.
+    let dims = shape::row_dims(ctx, node, 0).unwrap_or_else(|| vec![cols.len()]);
+    let keepdims = attrs.int_or("keepdims", 1)? != 0;
+    let (groups, out_dims) =
+        shape::reduce_groups(&dims, &axes, keepdims).map_err(|why| ctx.unsupported(node, &why))?;
     let p = elem.precision();
-    if let Some(dims) = shape::row_dims(ctx, node, 0) {
-        let keepdims = attrs.int_or("keepdims", 1)? != 0;
-        let (groups, out_dims) = shape::reduce_groups(&dims, &axes, keepdims)
-            .map_err(|why| ctx.unsupported(node, &why))?;
-        let mut out = Vec::with_capacity(groups.len());
-        for g in &groups {
-            let items: Vec<Expr> = g.iter().map(|k| cols[*k].clone()).collect();
-            let reduced = fold_reduce(&how, &items, p, &mut |m| shared(ctx, node, m))
-                .ok_or_else(|| ctx.node_error(node, "a reduction of no elements"))?;
-            out.push(reduced);
-        }
-        output_num(ctx, node, out, elem);
-        shape::set_row_dims(ctx, node, out_dims);
-        return Ok(());
+    let mut out = Vec::with_capacity(groups.len());
+    for g in &groups {
+        let items: Vec<Expr> = g.iter().map(|k| cols[*k].clone()).collect();
+        let reduced = fold_reduce(&how, &items, p, &mut |m| shared(ctx, node, m))
+            .ok_or_else(|| ctx.node_error(node, "a reduction of no elements"))?;
+        out.push(reduced);
     }
-    if axes != [1] && axes != [-1] {
-        return Err(ctx.unsupported(
-            node,
-            &format!(
-                "a reduction over axes {axes:?} (ferry reduces the columns of a row: axes [1])"
-            ),
-        ));
-    }
-    let out = fold_reduce(&how, &cols, p, &mut |m| shared(ctx, node, m))
-        .ok_or_else(|| ctx.node_error(node, "a reduction of no columns"))?;
-    output_num(ctx, node, vec![out], elem);
+    output_num(ctx, node, out, elem);
+    shape::set_row_dims(ctx, node, out_dims);
     Ok(())
 }
 
-/// `e` as a derived column of its own, for an expression read several times.
+/// `e`, a row's maximum read several times (ArgMax, ReduceLogSumExp), as a derived
+/// column of its own.
 fn shared(ctx: &mut Ctx, node: &NodeProto, e: Expr) -> Expr {
     let name = format!("{}~max", node.output.first().map_or("", String::as_str));
     Expr::column(ctx.column_of(e, &name))
@@ -1575,30 +1541,32 @@ fn fold_reduce(
     p: Precision,
     share: &mut dyn FnMut(Expr) -> Expr,
 ) -> Option<Expr> {
-    let fold = |f: BinaryFn, items: &mut dyn Iterator<Item = Expr>| {
-        items.reduce(|a, b| Expr::binary(f, a, b, p))
+    let fold = |f: BinaryFn, items: &[Expr]| {
+        items
+            .iter()
+            .cloned()
+            .reduce(|a, b| Expr::binary(f, a, b, p))
     };
-    let n = items.len();
     match how {
-        Reduce::Sum => fold(BinaryFn::Add, &mut items.iter().cloned()),
-        Reduce::Prod => fold(BinaryFn::Mul, &mut items.iter().cloned()),
-        Reduce::Max => fold(BinaryFn::Max, &mut items.iter().cloned()),
-        Reduce::Min => fold(BinaryFn::Min, &mut items.iter().cloned()),
-        Reduce::Mean => fold(BinaryFn::Add, &mut items.iter().cloned())
-            .map(|s| Expr::binary(BinaryFn::Div, s, Expr::constant(n as f64), p)),
+        Reduce::Sum => fold(BinaryFn::Add, items),
+        Reduce::Prod => fold(BinaryFn::Mul, items),
+        Reduce::Max => fold(BinaryFn::Max, items),
+        Reduce::Min => fold(BinaryFn::Min, items),
+        Reduce::Mean => fold(BinaryFn::Add, items)
+            .map(|s| Expr::binary(BinaryFn::Div, s, Expr::constant(items.len() as f64), p)),
         Reduce::LogSumExp => {
-            let m = share(fold(BinaryFn::Max, &mut items.iter().cloned())?);
-            let mut terms = items.iter().map(|x| {
-                Expr::unary(
-                    UnaryFn::Exp,
-                    Expr::binary(BinaryFn::Sub, x.clone(), m.clone(), p),
-                    p,
-                )
-            });
-            let sum = fold(BinaryFn::Add, &mut terms)?;
+            let m = share(fold(BinaryFn::Max, items)?);
+            let terms: Vec<Expr> = items
+                .iter()
+                .map(|x| {
+                    let shifted = Expr::binary(BinaryFn::Sub, x.clone(), m.clone(), p);
+                    Expr::unary(UnaryFn::Exp, shifted, p)
+                })
+                .collect();
+            let sum = fold(BinaryFn::Add, &terms)?;
             Some(Expr::binary(
                 BinaryFn::Add,
-                m.clone(),
+                m,
                 Expr::unary(UnaryFn::Ln, sum, p),
                 p,
             ))

@@ -154,19 +154,9 @@ pub(crate) fn broadcast(
         }
         flat
     };
-    let total: usize = dims.iter().product();
-    let mut at = vec![0usize; dims.len()];
-    let mut pairs = Vec::with_capacity(total);
-    for _ in 0..total {
-        pairs.push((index(&a, &at), index(&b, &at)));
-        for k in (0..dims.len()).rev() {
-            at[k] += 1;
-            if at[k] < dims[k] {
-                break;
-            }
-            at[k] = 0;
-        }
-    }
+    let pairs = indices(&dims)
+        .map(|at| (index(&a, &at), index(&b, &at)))
+        .collect();
     Ok(Some((dims, pairs)))
 }
 
@@ -177,17 +167,17 @@ pub(crate) fn reduce_groups(
     axes: &[i64],
     keepdims: bool,
 ) -> Result<(Vec<Vec<usize>>, Vec<usize>), String> {
+    if axes.is_empty() {
+        return Err("a reduction over every axis, the batch axis included".into());
+    }
     let rank = dims.len() as i64 + 1;
     let mut reduced = vec![false; dims.len()];
     for &axis in axes {
         let a = if axis < 0 { axis + rank } else { axis };
         if a <= 0 || a >= rank {
             return Err(format!(
-                "a reduction over axis {axis} of a [N, {}] tensor (ferry reduces within a row)",
-                dims.iter()
-                    .map(usize::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "a reduction over axis {axis} of a {} tensor (ferry reduces within a row)",
+                show(dims)
             ));
         }
         reduced[(a - 1) as usize] = true;
@@ -204,11 +194,19 @@ pub(crate) fn reduce_groups(
     let kept: Vec<usize> = (0..dims.len()).filter(|k| !reduced[*k]).collect();
     let n_out: usize = kept.iter().map(|k| dims[*k]).product();
     let mut groups = vec![Vec::new(); n_out];
-    let total: usize = dims.iter().product();
-    let mut at = vec![0usize; dims.len()];
-    for flat in 0..total {
+    for (flat, at) in indices(dims).enumerate() {
         let group = kept.iter().fold(0, |g, k| g * dims[*k] + at[*k]);
         groups[group].push(flat);
+    }
+    Ok((groups, out_dims))
+}
+
+/// Every multi-index of a tensor of `dims`, in row-major order.
+fn indices(dims: &[usize]) -> impl Iterator<Item = Vec<usize>> + '_ {
+    let total: usize = dims.iter().product();
+    let mut at = vec![0usize; dims.len()];
+    (0..total).map(move |_| {
+        let current = at.clone();
         for k in (0..dims.len()).rev() {
             at[k] += 1;
             if at[k] < dims[k] {
@@ -216,8 +214,8 @@ pub(crate) fn reduce_groups(
             }
             at[k] = 0;
         }
-    }
-    Ok((groups, out_dims))
+        current
+    })
 }
 
 #[cfg(test)]

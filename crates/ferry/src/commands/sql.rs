@@ -48,14 +48,7 @@ pub(super) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
     };
     let mut temp = tempfile::NamedTempFile::new_in(dir).with_context(label)?;
     temp.write_all(bytes).with_context(label)?;
-    // A temporary file is private (0600); the file it becomes is an ordinary output,
-    // readable as `ferry predict` writes its files.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o644))
-            .with_context(label)?;
-    }
+    ferry_io::make_readable(temp.path()).with_context(label)?;
     temp.persist(target)
         .map_err(|e| e.error)
         .with_context(label)?;
