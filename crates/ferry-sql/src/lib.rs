@@ -274,6 +274,7 @@ impl<'a> Compiler<'a> {
                     inputs: &feature_inputs,
                     features: &features,
                     max_case_nesting: self.d.max_case_nesting(),
+                    hoisted: trees::hoisted(ensemble, self.d.hoisted_thresholds()),
                 };
                 let averaged = ensemble.aggregation == ferry_ir::Aggregation::Average;
                 let mut scores: Vec<Expr> = (0..ensemble.n_outputs)

@@ -7,11 +7,14 @@
 //! A tree is a nested CASE (one comparison per level), or, where the dialect limits CASE
 //! nesting below the tree's depth, CASEs over the paths several levels down ("hops").
 
+use std::collections::HashSet;
+
 use ferry_ir::{
     Cmp, Direction, Input, Missing, Node, Precision, Split, Test, Tree, TreeEnsemble, Unseen,
 };
 
 use crate::boundary::float32_boundary;
+use crate::dialect::Math;
 use crate::expr::{bin, Expr, Op};
 
 /// Where a split sends a row, as rules for a non-NULL value tried in order.
@@ -29,13 +32,16 @@ pub(crate) struct TreeLowering<'a> {
     /// Column expressions of the inputs, in input order.
     pub(crate) features: &'a [Expr],
     pub(crate) max_case_nesting: usize,
+    /// The thresholds written as literals (by their bits), where not all are; the
+    /// others are written as a value the engine computes per row ([`hoisted`]).
+    pub(crate) hoisted: Option<HashSet<u64>>,
 }
 
 impl TreeLowering<'_> {
     /// The leaf value of `tree` for a row, in the score precision (with any DART weight).
     pub(crate) fn tree(&self, tree: &Tree) -> Expr {
-        let heights = heights(tree);
-        self.nested(tree, &heights, 0, self.max_case_nesting.max(1))
+        let shape = Shape::of(tree);
+        self.nested(tree, &shape, 0, self.max_case_nesting.max(1))
     }
 
     fn leaf(&self, tree: &Tree, value: f64) -> Expr {
@@ -66,19 +72,19 @@ impl TreeLowering<'_> {
 
     /// The subtree at `at` as CASEs nested at most `budget` deep: one comparison per
     /// level where the budget covers the subtree's height, else hops of several levels.
-    fn nested(&self, tree: &Tree, heights: &[usize], at: u32, budget: usize) -> Expr {
+    fn nested(&self, tree: &Tree, shape: &Shape, at: u32, budget: usize) -> Expr {
         let split = match &tree.nodes[at as usize] {
             Node::Leaf { value } => return self.leaf(tree, *value),
             Node::Split(split) => split,
         };
-        let height = heights[at as usize];
+        let height = shape.height[at as usize];
         if height > budget {
             // The fewest levels per hop that let `budget` hops reach the deepest leaf.
-            return self.hop(tree, heights, at, height.div_ceil(budget), budget);
+            return self.hop(tree, shape, at, height.div_ceil(budget), budget);
         }
         let child = |d: Direction| match d {
-            Direction::Left => self.nested(tree, heights, split.left, budget - 1),
-            Direction::Right => self.nested(tree, heights, split.right, budget - 1),
+            Direction::Left => self.nested(tree, shape, split.left, budget - 1),
+            Direction::Right => self.nested(tree, shape, split.right, budget - 1),
         };
         let route = self.route(split);
         let x = &self.features[split.feature];
@@ -123,11 +129,11 @@ impl TreeLowering<'_> {
     ///
     /// SQLite's parser nests CASE about 20 deep; a scikit-learn forest with default
     /// settings reaches depth 34. Written one WHEN per leaf below depth 12, its 100
-    /// trees took 591 s for 2,000 rows in SQLite; in hops of 3 levels, see BENCHMARKS.
-    fn hop(&self, tree: &Tree, heights: &[usize], at: u32, levels: usize, budget: usize) -> Expr {
+    /// trees took 591 s for 2,000 rows in SQLite; in hops of 3 levels, see docs/sql.md.
+    fn hop(&self, tree: &Tree, shape: &Shape, at: u32, levels: usize, budget: usize) -> Expr {
         let mut whens = Vec::new();
         let mut path = Vec::new();
-        self.paths(tree, heights, (at, levels, budget), &mut path, &mut whens);
+        self.paths(tree, shape, (at, levels, budget), &mut path, &mut whens);
         let (_, last) = whens.pop().expect("a tree has a leaf");
         Expr::Case(whens, Box::new(last))
     }
@@ -135,7 +141,7 @@ impl TreeLowering<'_> {
     fn paths(
         &self,
         tree: &Tree,
-        heights: &[usize],
+        shape: &Shape,
         (at, levels, budget): (u32, usize, usize),
         path: &mut Vec<Expr>,
         out: &mut Vec<(Expr, Expr)>,
@@ -150,7 +156,7 @@ impl TreeLowering<'_> {
         match &tree.nodes[at as usize] {
             Node::Leaf { value } => out.push((cond(path), self.leaf(tree, *value))),
             Node::Split(_) if levels == 0 => {
-                out.push((cond(path), self.nested(tree, heights, at, budget - 1)));
+                out.push((cond(path), self.nested(tree, shape, at, budget - 1)));
             }
             Node::Split(split) => {
                 let route = self.route(split);
@@ -160,7 +166,7 @@ impl TreeLowering<'_> {
                     (Direction::Right, split.right),
                 ] {
                     path.push(goes(&route, x, d));
-                    self.paths(tree, heights, (child, levels - 1, budget), path, out);
+                    self.paths(tree, shape, (child, levels - 1, budget), path, out);
                     path.pop();
                 }
             }
@@ -208,7 +214,15 @@ impl TreeLowering<'_> {
                             Cmp::Lt => Op::Lt,
                             Cmp::Le => Op::Le,
                         };
-                        rules.push((bin(x, op, Expr::Float(b)), Direction::Left));
+                        let hoisted = self.hoisted.as_ref();
+                        let threshold = if hoisted.is_none_or(|h| h.contains(&threshold.to_bits()))
+                        {
+                            Expr::Float(b)
+                        } else {
+                            // The same value, but not a constant to the engine.
+                            Expr::Math(Math::Coalesce, vec![Expr::Float(b), x.clone()])
+                        };
+                        rules.push((bin(x, op, threshold), Direction::Left));
                     }
                     None => {}
                 }
@@ -222,24 +236,70 @@ impl TreeLowering<'_> {
     }
 }
 
-/// Splits on the longest path from each node down to a leaf.
-fn heights(tree: &Tree) -> Vec<usize> {
-    let mut heights = vec![0; tree.nodes.len()];
-    // Children come after their parent in a depth-first order; fill it in reverse.
-    let mut order = vec![0u32];
-    let mut visit = Vec::with_capacity(tree.nodes.len());
-    while let Some(at) = order.pop() {
-        visit.push(at);
-        if let Node::Split(s) = &tree.nodes[at as usize] {
-            order.extend([s.left, s.right]);
+/// Where each node of a tree stands.
+struct Shape {
+    /// Splits on the longest path from the node down to a leaf.
+    height: Vec<usize>,
+    /// Splits above the node (the root's is 0).
+    depth: Vec<usize>,
+}
+
+impl Shape {
+    fn of(tree: &Tree) -> Shape {
+        let n = tree.nodes.len();
+        let (mut height, mut depth) = (vec![0; n], vec![0; n]);
+        // Children come after their parent in a depth-first order; fill it in reverse.
+        let mut order = vec![0u32];
+        let mut visit = Vec::with_capacity(n);
+        while let Some(at) = order.pop() {
+            visit.push(at);
+            if let Node::Split(s) = &tree.nodes[at as usize] {
+                let below = depth[at as usize] + 1;
+                depth[s.left as usize] = below;
+                depth[s.right as usize] = below;
+                order.extend([s.left, s.right]);
+            }
+        }
+        for &at in visit.iter().rev() {
+            if let Node::Split(s) = &tree.nodes[at as usize] {
+                height[at as usize] = 1 + height[s.left as usize].max(height[s.right as usize]);
+            }
+        }
+        Shape { height, depth }
+    }
+}
+
+/// The `limit` distinct thresholds of the ensemble's numeric splits that the shallowest
+/// splits test (those every row reaches), by their bits; `None` when all are within the
+/// limit ([`crate::dialect::Dialect::hoisted_thresholds`]).
+pub(crate) fn hoisted(ensemble: &TreeEnsemble, limit: Option<usize>) -> Option<HashSet<u64>> {
+    let limit = limit?;
+    let mut by_depth: Vec<(usize, u64)> = Vec::new();
+    for tree in &ensemble.trees {
+        let shape = Shape::of(tree);
+        for (node, &depth) in tree.nodes.iter().zip(&shape.depth) {
+            if let Node::Split(Split {
+                test: Test::Numeric { threshold, .. },
+                ..
+            }) = node
+            {
+                by_depth.push((depth, threshold.to_bits()));
+            }
         }
     }
-    for &at in visit.iter().rev() {
-        if let Node::Split(s) = &tree.nodes[at as usize] {
-            heights[at as usize] = 1 + heights[s.left as usize].max(heights[s.right as usize]);
-        }
+    let all: HashSet<u64> = by_depth.iter().map(|&(_, t)| t).collect();
+    if all.len() <= limit {
+        return None;
     }
-    heights
+    by_depth.sort_by_key(|&(depth, _)| depth);
+    let mut hoisted = HashSet::with_capacity(limit);
+    for (_, t) in by_depth {
+        if hoisted.len() == limit {
+            break;
+        }
+        hoisted.insert(t);
+    }
+    Some(hoisted)
 }
 
 fn side(left: bool) -> Direction {
@@ -419,5 +479,98 @@ fn and(mut all: Vec<Expr>) -> Expr {
         all.pop().expect("one")
     } else {
         Expr::And(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::{Dialect, Sqlite};
+    use ferry_ir::{Aggregation, DType};
+
+    /// A full tree of depth 2 whose splits test `x <= t[i]` in breadth-first order.
+    fn tree(t: [f64; 3]) -> Tree {
+        let split = |i: usize, left, right| {
+            Node::Split(Split {
+                feature: 0,
+                test: Test::Numeric {
+                    cmp: Cmp::Le,
+                    threshold: t[i],
+                },
+                missing: Missing::To(Direction::Left),
+                left,
+                right,
+            })
+        };
+        let leaf = |value| Node::Leaf { value };
+        Tree {
+            output: 0,
+            weight: 1.0,
+            nodes: vec![
+                split(0, 1, 2),
+                split(1, 3, 4),
+                split(2, 5, 6),
+                leaf(1.0),
+                leaf(2.0),
+                leaf(3.0),
+                leaf(4.0),
+            ],
+            stats: None,
+        }
+    }
+
+    fn ensemble() -> TreeEnsemble {
+        TreeEnsemble {
+            n_outputs: 1,
+            base_score: vec![0.0],
+            feature_precision: Precision::F64,
+            score_precision: Precision::F64,
+            aggregation: Aggregation::Sum,
+            tiny_as_zero: None,
+            trees: vec![tree([0.5, 0.25, 0.75]), tree([1.5, 1.25, 1.75])],
+        }
+    }
+
+    #[test]
+    fn the_thresholds_hoisted_are_those_of_the_shallowest_splits() {
+        let e = ensemble();
+        assert_eq!(hoisted(&e, None), None);
+        // Six distinct thresholds: all fit.
+        assert_eq!(hoisted(&e, Some(6)), None);
+        let h = hoisted(&e, Some(3)).expect("over the limit");
+        assert_eq!(h.len(), 3);
+        assert!(h.contains(&0.5f64.to_bits()) && h.contains(&1.5f64.to_bits()));
+    }
+
+    #[test]
+    fn a_threshold_not_hoisted_is_the_same_value_behind_coalesce() {
+        let e = ensemble();
+        let input = Input {
+            name: "x".into(),
+            dtype: DType::Float64,
+            nullable: true,
+            levels: None,
+            unseen: Default::default(),
+            range: None,
+        };
+        let lowering = TreeLowering {
+            ensemble: &e,
+            inputs: std::slice::from_ref(&input),
+            features: &[Expr::Column("x".into())],
+            max_case_nesting: usize::MAX,
+            hoisted: hoisted(&e, Some(2)),
+        };
+        let mut sql = String::new();
+        lowering.tree(&e.trees[0]).render(&Sqlite, &mut sql);
+        let t = |x: f64| {
+            let mut s = String::new();
+            Sqlite.float(x, &mut s);
+            s
+        };
+        assert!(sql.contains(&format!("`x` > {}", t(0.5))), "{sql}");
+        for deep in [0.25, 0.75] {
+            let wrapped = format!("`x` > COALESCE({}, `x`)", t(deep));
+            assert!(sql.contains(&wrapped), "{wrapped} in {sql}");
+        }
     }
 }
