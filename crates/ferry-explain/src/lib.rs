@@ -249,6 +249,8 @@ fn link(model: &Model) -> String {
                 ferry_ir::Link::Cauchit => "0.5 + atan(score) / pi".into(),
                 ferry_ir::Link::Power { exponent } => format!("score^{exponent}"),
                 ferry_ir::Link::SignedSquare => "sign(score) * score^2 (reg_sqrt)".into(),
+                ferry_ir::Link::Softplus => "ln(1 + exp(score)) (cross_entropy_lambda)".into(),
+                ferry_ir::Link::Step => "1 if score > 0, else 0 (hinge)".into(),
                 ferry_ir::Link::Float32Logit => {
                     "1 / (1 + 2.7182817^(-score)) in float32 (JPMML)".into()
                 }

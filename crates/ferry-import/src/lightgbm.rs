@@ -276,6 +276,14 @@ fn translate(file: &File) -> Result<Model, ImportError> {
             Task::classification(class_names(2)),
         ),
         "cross_entropy" | "xentropy" => (Transform::Logistic { scale: 1.0 }, Task::Regression),
+        // The prediction is the intensity λ = log1p(exp(raw)), not a probability.
+        "cross_entropy_lambda" | "xentlambda" => (
+            Transform::Link {
+                link: Link::Softplus,
+                complement: false,
+            },
+            Task::Regression,
+        ),
         "multiclass" | "softmax" => (
             Transform::Softmax,
             Task::classification(class_names(num_class)),
@@ -292,7 +300,7 @@ fn translate(file: &File) -> Result<Model, ImportError> {
                 what: format!("objective `{other}`"),
                 hint: " (supported: regression, regression_l1, huber, fair, quantile, mape, \
                        binary, multiclass, multiclassova, poisson, gamma, tweedie, \
-                       cross_entropy, lambdarank)"
+                       cross_entropy, cross_entropy_lambda, lambdarank)"
                     .into(),
             })
         }

@@ -236,6 +236,10 @@ pub enum Link {
     /// `sign(x) * x²` (LightGBM's `reg_sqrt`: the model was fitted to `sqrt(y)`, kept
     /// signed).
     SignedSquare,
+    /// `ln(1 + exp(x))` (LightGBM's `cross_entropy_lambda`: the intensity λ).
+    Softplus,
+    /// `1` where `x > 0`, else `0` (XGBoost's `binary:hinge`).
+    Step,
     /// JPMML-Evaluator's float32 inverse logit (`x-mathContext="float"`):
     /// `1f / (1f + (float) pow(2.7182817, -x))`, every step rounded to float32.
     Float32Logit,
@@ -252,6 +256,15 @@ impl Link {
             Link::Power { exponent } => x.powf(exponent),
             // LightGBM's `Sign(x) * x * x`: `Sign(x) * x` is |x| exactly.
             Link::SignedSquare => x.abs() * x,
+            // LightGBM's `log1p(exp(x))`.
+            Link::Softplus => x.exp().ln_1p(),
+            Link::Step => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
             Link::Float32Logit => {
                 let e = 2.718_281_7_f64.powf(-x) as f32;
                 f64::from(1.0f32 / (1.0f32 + e))
@@ -267,6 +280,8 @@ impl Link {
             Link::Cauchit => "cauchit",
             Link::Power { .. } => "power",
             Link::SignedSquare => "signed square",
+            Link::Softplus => "softplus",
+            Link::Step => "step",
             Link::Float32Logit => "logit",
         }
     }

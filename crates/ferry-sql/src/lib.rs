@@ -501,6 +501,14 @@ impl<'a> Compiler<'a> {
                         ferry_ir::Link::SignedSquare => {
                             bin(Expr::Math(dialect::Math::Abs, vec![a.clone()]), Op::Mul, a)
                         }
+                        ferry_ir::Link::Softplus => Expr::Math(
+                            dialect::Math::Ln,
+                            vec![Expr::Sum(vec![Expr::Float(1.0), exp(a)])],
+                        ),
+                        ferry_ir::Link::Step => Expr::Case(
+                            vec![(bin(a, Op::Gt, Expr::Float(0.0)), Expr::Float(1.0))],
+                            Box::new(Expr::Float(0.0)),
+                        ),
                         // Every step rounded to float32, as JPMML computes it.
                         ferry_ir::Link::Float32Logit => {
                             let f32r = |e| f32_if(Precision::F32, e);

@@ -128,7 +128,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                             let e = f(Expr::binary(BinaryFn::Pow, c(2.718_281_7), neg(x), F64));
                             f(div(c(1.0), f(add(c(1.0), e))))
                         }
-                        Link::Probit | Link::Cauchit => {
+                        Link::Probit | Link::Cauchit | Link::Softplus | Link::Step => {
                             return Err(at.unsupported(format!(
                                 "the {} link inside a segmentation or with Targets",
                                 link.name()

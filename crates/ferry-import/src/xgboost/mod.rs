@@ -9,9 +9,9 @@
 mod ubjson;
 
 use ferry_ir::{
-    Aggregation, Cmp, DType, Derived, Direction, Estimator, Expr, Input, Linear, Missing, Model,
-    Node as IrNode, NodeStats, Precision, Source, Split, Task, Test, Transform, Tree, TreeEnsemble,
-    IR_VERSION,
+    Aggregation, Cmp, DType, Derived, Direction, Estimator, Expr, Input, Linear, Link, Missing,
+    Model, Node as IrNode, NodeStats, Precision, Source, Split, Task, Test, Transform, Tree,
+    TreeEnsemble, IR_VERSION,
 };
 use serde_json::Value;
 
@@ -162,6 +162,16 @@ fn objective(name: &str) -> Option<Objective> {
         // Booster.predict returns the margin itself; ferry reports it as a score.
         "binary:logitraw" => o(Regression, Transform::Identity, identity),
         "binary:logistic" => o(Binary, logistic, logit),
+        // Predicts 1 where the margin is above 0, else 0; XGBClassifier reads that as
+        // the probability of class 1. The base score is a margin.
+        "binary:hinge" => o(
+            Binary,
+            Transform::Link {
+                link: Link::Step,
+                complement: false,
+            },
+            identity,
+        ),
         "multi:softprob" | "multi:softmax" => o(Multiclass, Transform::Softmax, identity),
         "count:poisson" | "reg:gamma" | "reg:tweedie" | "survival:cox" | "survival:aft" => {
             o(Regression, Transform::Exp, log)
@@ -171,7 +181,7 @@ fn objective(name: &str) -> Option<Objective> {
 }
 
 const SUPPORTED: &str = "reg:squarederror, reg:squaredlogerror, reg:absoluteerror, \
-    reg:pseudohubererror, reg:quantileerror, reg:logistic, binary:logistic, binary:logitraw, \
+    reg:pseudohubererror, reg:quantileerror, reg:logistic, binary:logistic, binary:logitraw, binary:hinge, \
     multi:softprob, multi:softmax, count:poisson, reg:gamma, reg:tweedie, survival:cox, survival:aft, \
     rank:*";
 
