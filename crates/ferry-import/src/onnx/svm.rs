@@ -14,8 +14,10 @@
 //!   Its second output holds the machines' values (two classes: `[-v, v]`), which
 //!   skl2onnx turns into scikit-learn's one-vs-rest `decision_function` with
 //!   elementwise operators read as usual.
-//! * Probabilities (`prob_a`, `SVC(probability=True)`) are refused: libsvm couples the
-//!   pairwise probabilities by an iterative solve that stops at a tolerance.
+//! * Probabilities (`prob_a`, `SVC(probability=True)`) of two classes are computed as
+//!   scikit-learn's libsvm does ([`libsvm_probabilities`]). Of more classes they are
+//!   refused: libsvm couples the pairwise probabilities by an iterative solve that
+//!   stops at a tolerance.
 
 use ferry_ir::{BinaryFn, CompareOp, Expr, Precision, UnaryFn};
 
@@ -148,14 +150,11 @@ fn machine(kernels: &[usize], weights: &[f64], rho: f64, precision: Precision) -
     }
 }
 
-fn refuse_probabilities(ctx: &Ctx, node: &NodeProto, attrs: &Attrs<'_>) -> Result<(), ImportError> {
-    if !attrs.floats("prob_a").is_empty() {
-        return Err(ctx.unsupported(
-            node,
-            "SVM probabilities (prob_a, SVC(probability=True)): libsvm couples the pairwise \
-             probabilities by an iterative solve; export with probability=False",
-        ));
-    }
+fn refuse_post_transform(
+    ctx: &Ctx,
+    node: &NodeProto,
+    attrs: &Attrs<'_>,
+) -> Result<(), ImportError> {
     match attrs.string_or("post_transform", "NONE")?.as_str() {
         "NONE" => Ok(()),
         other => Err(ctx.unsupported(node, &format!("post_transform {other} on an SVM"))),
@@ -165,7 +164,10 @@ fn refuse_probabilities(ctx: &Ctx, node: &NodeProto, attrs: &Attrs<'_>) -> Resul
 pub(crate) fn svm_regressor(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     let x = inputs(ctx, node)?;
     let attrs = Attrs::new(node, ctx);
-    refuse_probabilities(ctx, node, &attrs)?;
+    refuse_post_transform(ctx, node, &attrs)?;
+    if !attrs.floats("prob_a").is_empty() {
+        return Err(attrs.error("prob_a", "probabilities on a regressor"));
+    }
     if attrs.int_or("one_class", 0)? != 0 {
         return Err(ctx.unsupported(node, "a one-class SVM (OneClassSVM)"));
     }
@@ -221,13 +223,36 @@ pub(crate) fn svm_regressor(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Impor
 pub(crate) fn svm_classifier(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     let x = inputs(ctx, node)?;
     let attrs = Attrs::new(node, ctx);
-    refuse_probabilities(ctx, node, &attrs)?;
+    refuse_post_transform(ctx, node, &attrs)?;
     let classes =
         super::estimators::class_labels(&attrs, "classlabels_ints", "classlabels_strings")?;
     let n = classes.len();
     if n < 2 {
         return Err(attrs.error("classlabels", "a classifier needs at least two classes"));
     }
+    let (prob_a, prob_b) = (attrs.floats("prob_a"), attrs.floats("prob_b"));
+    let platt_ab = match (prob_a.as_slice(), prob_b.as_slice()) {
+        ([], _) => None,
+        ([a], [b]) if n == 2 => Some((*a, *b)),
+        _ if n > 2 => {
+            return Err(ctx.unsupported(
+                node,
+                "SVM probabilities of more than two classes (prob_a, SVC(probability=True)): \
+                 libsvm couples the pairwise probabilities by an iterative solve that stops at \
+                 a tolerance; export with probability=False",
+            ))
+        }
+        _ => {
+            return Err(attrs.error(
+                "prob_b",
+                format!(
+                    "{} prob_a and {} prob_b values for one pair of classes",
+                    prob_a.len(),
+                    prob_b.len()
+                ),
+            ))
+        }
+    };
     let per_class = attrs.ints("vectors_per_class").to_vec();
     if per_class.is_empty() {
         return Err(ctx.unsupported(
@@ -300,7 +325,9 @@ pub(crate) fn svm_classifier(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Impo
     }
     let label = first_most_votes(ctx, votes, &name);
     // Two classes: onnxruntime writes [-v, v].
-    let scores = if n == 2 {
+    let scores = if let Some((a, b)) = platt_ab {
+        libsvm_probabilities(ctx, values[0].clone(), a, b, &name).to_vec()
+    } else if n == 2 {
         let v = values[0].clone();
         vec![Expr::unary(UnaryFn::Neg, v.clone(), Precision::F32), v]
     } else {
@@ -323,6 +350,116 @@ pub(crate) fn svm_classifier(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Impo
         },
     );
     Ok(())
+}
+
+/// scikit-learn's probabilities of two classes from the machine's value `v` (positive
+/// for the first class), as its bundled libsvm computes them:
+/// * the pairwise probability of the first class, `r = 1 / (1 + exp(A·v + B))` (written
+///   as libsvm's `sigmoid_predict` does on each side of `A·v + B = 0`), held within
+///   [1e-7, 1 - 1e-7];
+/// * then libsvm's `multiclass_probability`, which scikit-learn's libsvm runs for two
+///   classes as well: from `p = (1/2, 1/2)`, passes of its coordinate descent until the
+///   error is below 0.005 / 2. For two classes that stops after at most two passes
+///   (checked for a million random `r` and every `r` on a grid of 200,000), short of
+///   `p = (r, 1 - r)` by up to 0.004; [`PASSES`] passes are unrolled, each kept only
+///   where the one before had not converged.
+///
+/// All in float64, as libsvm. The label stays the vote's: scikit-learn's `predict` does
+/// not read the probabilities.
+fn libsvm_probabilities(ctx: &mut Ctx, v: Expr, a: f64, b: f64, name: &str) -> [Expr; 2] {
+    /// Unrolled passes of the descent (two were ever needed; see above).
+    const PASSES: usize = 4;
+    const MIN_PROB: f64 = 1e-7;
+    let eps = 0.005 / 2.0;
+    let c = Expr::constant;
+    let add = |x, y| Expr::binary(BinaryFn::Add, x, y, F64);
+    let sub = |x, y| Expr::binary(BinaryFn::Sub, x, y, F64);
+    let mul = |x, y| Expr::binary(BinaryFn::Mul, x, y, F64);
+    let div = |x, y| Expr::binary(BinaryFn::Div, x, y, F64);
+    let exp = |x| Expr::unary(UnaryFn::Exp, x, F64);
+    let mut n = 0;
+    let mut col = |ctx: &mut Ctx, e: Expr| {
+        n += 1;
+        Expr::column(ctx.column_of(e, &format!("{name}~prob{n}")))
+    };
+
+    let f = col(ctx, add(mul(v, c(a)), c(b)));
+    let e = exp(Expr::unary(UnaryFn::Neg, f.clone(), F64));
+    let sigmoid = Expr::if_else(
+        Expr::compare(CompareOp::Ge, f.clone(), c(0.0)),
+        div(e.clone(), add(c(1.0), e)),
+        div(c(1.0), add(c(1.0), exp(f))),
+    );
+    let clamped = Expr::binary(
+        BinaryFn::Min,
+        Expr::binary(BinaryFn::Max, sigmoid, c(MIN_PROB), F64),
+        c(1.0 - MIN_PROB),
+        F64,
+    );
+    let r = col(ctx, clamped);
+    let s = col(ctx, sub(c(1.0), r.clone()));
+    // Q = [[s², -s·r], [-s·r, r²]].
+    let q00 = col(ctx, mul(s.clone(), s.clone()));
+    let q11 = col(ctx, mul(r.clone(), r.clone()));
+    let q01 = col(
+        ctx,
+        Expr::unary(UnaryFn::Neg, mul(s.clone(), r.clone()), F64),
+    );
+
+    let (mut p0, mut p1) = (c(0.5), c(0.5));
+    for _ in 0..PASSES {
+        let qp0 = col(
+            ctx,
+            add(mul(q00.clone(), p0.clone()), mul(q01.clone(), p1.clone())),
+        );
+        let qp1 = col(
+            ctx,
+            add(mul(q01.clone(), p0.clone()), mul(q11.clone(), p1.clone())),
+        );
+        let pqp = col(
+            ctx,
+            add(mul(p0.clone(), qp0.clone()), mul(p1.clone(), qp1.clone())),
+        );
+        let error = Expr::binary(
+            BinaryFn::Max,
+            Expr::unary(UnaryFn::Abs, sub(qp0.clone(), pqp.clone()), F64),
+            Expr::unary(UnaryFn::Abs, sub(qp1.clone(), pqp.clone()), F64),
+            F64,
+        );
+        let converged = col(ctx, Expr::compare(CompareOp::Lt, error, c(eps)));
+        // The first coordinate.
+        let d = col(ctx, div(sub(pqp.clone(), qp0.clone()), q00.clone()));
+        let one_d = add(c(1.0), d.clone());
+        let two_qp0 = mul(c(2.0), qp0);
+        let pqp = col(
+            ctx,
+            div(
+                div(
+                    add(
+                        pqp,
+                        mul(d.clone(), add(mul(d.clone(), q00.clone()), two_qp0)),
+                    ),
+                    one_d.clone(),
+                ),
+                one_d.clone(),
+            ),
+        );
+        let qp1 = col(
+            ctx,
+            div(add(qp1, mul(d.clone(), q01.clone())), one_d.clone()),
+        );
+        let p0_1 = col(ctx, div(add(p0.clone(), d.clone()), one_d.clone()));
+        let p1_1 = col(ctx, div(p1.clone(), one_d));
+        // The second.
+        let d = col(ctx, div(sub(pqp, qp1), q11.clone()));
+        let one_d = add(c(1.0), d.clone());
+        let p0_2 = div(p0_1, one_d.clone());
+        let p1_2 = div(add(p1_1, d), one_d);
+        p0 = col(ctx, Expr::if_else(converged.clone(), p0, p0_2));
+        p1 = col(ctx, Expr::if_else(converged, p1, p1_2));
+    }
+    let f32 = |x| Expr::unary(UnaryFn::Cast, x, Precision::F32);
+    [f32(p0), f32(p1)]
 }
 
 /// A column holding the index of the class with the most votes, the first in class
