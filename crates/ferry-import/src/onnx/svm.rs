@@ -14,10 +14,9 @@
 //!   Its second output holds the machines' values (two classes: `[-v, v]`), which
 //!   skl2onnx turns into scikit-learn's one-vs-rest `decision_function` with
 //!   elementwise operators read as usual.
-//! * Probabilities (`prob_a`, `SVC(probability=True)`) of two classes are computed as
-//!   scikit-learn's libsvm does ([`libsvm_probabilities`]). Of more classes they are
-//!   refused: libsvm couples the pairwise probabilities by an iterative solve that
-//!   stops at a tolerance.
+//! * Probabilities (`prob_a`, `SVC(probability=True)`) are computed as scikit-learn's
+//!   libsvm does ([`libsvm_probabilities`]): pairwise Platt sigmoids, coupled by an
+//!   iterative descent that ferry unrolls.
 
 use ferry_ir::{BinaryFn, CompareOp, Expr, Precision, UnaryFn};
 
@@ -231,27 +230,20 @@ pub(crate) fn svm_classifier(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Impo
         return Err(attrs.error("classlabels", "a classifier needs at least two classes"));
     }
     let (prob_a, prob_b) = (attrs.floats("prob_a"), attrs.floats("prob_b"));
-    let platt_ab = match (prob_a.as_slice(), prob_b.as_slice()) {
-        ([], _) => None,
-        ([a], [b]) if n == 2 => Some((*a, *b)),
-        _ if n > 2 => {
-            return Err(ctx.unsupported(
-                node,
-                "SVM probabilities of more than two classes (prob_a, SVC(probability=True)): \
-                 libsvm couples the pairwise probabilities by an iterative solve that stops at \
-                 a tolerance; export with probability=False",
-            ))
-        }
-        _ => {
-            return Err(attrs.error(
-                "prob_b",
-                format!(
-                    "{} prob_a and {} prob_b values for one pair of classes",
-                    prob_a.len(),
-                    prob_b.len()
-                ),
-            ))
-        }
+    let platt = if prob_a.is_empty() {
+        None
+    } else if prob_a.len() != n * (n - 1) / 2 || prob_b.len() != prob_a.len() {
+        return Err(attrs.error(
+            "prob_b",
+            format!(
+                "{} prob_a and {} prob_b values for {} pairs of classes",
+                prob_a.len(),
+                prob_b.len(),
+                n * (n - 1) / 2
+            ),
+        ));
+    } else {
+        Some((prob_a.to_vec(), prob_b.to_vec()))
     };
     let per_class = attrs.ints("vectors_per_class").to_vec();
     if per_class.is_empty() {
@@ -325,8 +317,8 @@ pub(crate) fn svm_classifier(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Impo
     }
     let label = first_most_votes(ctx, votes, &name);
     // Two classes: onnxruntime writes [-v, v].
-    let scores = if let Some((a, b)) = platt_ab {
-        libsvm_probabilities(ctx, values[0].clone(), a, b, &name).to_vec()
+    let scores = if let Some((a, b)) = platt {
+        libsvm_probabilities(ctx, &values, (&a, &b), n, &name)
     } else if n == 2 {
         let v = values[0].clone();
         vec![Expr::unary(UnaryFn::Neg, v.clone(), Precision::F32), v]
@@ -352,115 +344,145 @@ pub(crate) fn svm_classifier(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Impo
     Ok(())
 }
 
-/// scikit-learn's probabilities of two classes from the machine's value `v` (positive
-/// for the first class), as its bundled libsvm computes them:
-/// * the pairwise probability of the first class, `r = 1 / (1 + exp(A·v + B))` (written
+/// scikit-learn's class probabilities from the pairwise machine values `v` (in the
+/// order (0,1), (0,2), …, (1,2), …; positive for the first class of the pair), as its
+/// bundled libsvm computes them, all in float64:
+/// * each pair's probability of its first class, `r = 1 / (1 + exp(A·v + B))` (written
 ///   as libsvm's `sigmoid_predict` does on each side of `A·v + B = 0`), held within
 ///   [1e-7, 1 - 1e-7];
 /// * then libsvm's `multiclass_probability`, which scikit-learn's libsvm runs for two
-///   classes as well: from `p = (1/2, 1/2)`, passes of its coordinate descent until the
-///   error is below 0.005 / 2. For two classes that stops after at most two passes
-///   (checked for a million random `r` and every `r` on a grid of 200,000), short of
-///   `p = (r, 1 - r)` by up to 0.004; [`PASSES`] passes are unrolled, each kept only
-///   where the one before had not converged.
+///   classes as well: from `p = 1/k`, passes of a coordinate descent until the error is
+///   below `0.005 / k` (up to 100 passes). For two classes that leaves `p` up to 0.004
+///   from `(r, 1 - r)`.
 ///
-/// All in float64, as libsvm. The label stays the vote's: scikit-learn's `predict` does
-/// not read the probabilities.
-fn libsvm_probabilities(ctx: &mut Ctx, v: Expr, a: f64, b: f64, name: &str) -> [Expr; 2] {
-    /// Unrolled passes of the descent (two were ever needed; see above).
-    const PASSES: usize = 4;
+/// The descent stopped after at most four passes for every matrix tried (a million
+/// random two-class `r`; 20,000 random, extreme and U-shaped matrices for each of 3–10
+/// classes). ferry unrolls [`PASSES`], each kept only where the one before had not
+/// stopped; a row that would need more has missing probabilities, not different ones.
+/// The label stays the vote's: scikit-learn's `predict` does not read the probabilities.
+fn libsvm_probabilities(
+    ctx: &mut Ctx,
+    v: &[Expr],
+    (prob_a, prob_b): (&[f64], &[f64]),
+    k: usize,
+    name: &str,
+) -> Vec<Expr> {
     const MIN_PROB: f64 = 1e-7;
-    let eps = 0.005 / 2.0;
+    let eps = 0.005 / k as f64;
     let c = Expr::constant;
     let add = |x, y| Expr::binary(BinaryFn::Add, x, y, F64);
     let sub = |x, y| Expr::binary(BinaryFn::Sub, x, y, F64);
     let mul = |x, y| Expr::binary(BinaryFn::Mul, x, y, F64);
     let div = |x, y| Expr::binary(BinaryFn::Div, x, y, F64);
     let exp = |x| Expr::unary(UnaryFn::Exp, x, F64);
-    let mut n = 0;
+    let mut count = 0;
     let mut col = |ctx: &mut Ctx, e: Expr| {
-        n += 1;
-        Expr::column(ctx.column_of(e, &format!("{name}~prob{n}")))
+        count += 1;
+        Expr::column(ctx.column_of(e, &format!("{name}~prob{count}")))
     };
+    // Sums as libsvm accumulates them: left to right (its `0 +` first term is exact).
+    let sum = |terms: Vec<Expr>| terms.into_iter().reduce(add).unwrap_or(c(0.0));
 
-    let f = col(ctx, add(mul(v, c(a)), c(b)));
-    let e = exp(Expr::unary(UnaryFn::Neg, f.clone(), F64));
-    let sigmoid = Expr::if_else(
-        Expr::compare(CompareOp::Ge, f.clone(), c(0.0)),
-        div(e.clone(), add(c(1.0), e)),
-        div(c(1.0), add(c(1.0), exp(f))),
-    );
-    let clamped = Expr::binary(
-        BinaryFn::Min,
-        Expr::binary(BinaryFn::Max, sigmoid, c(MIN_PROB), F64),
-        c(1.0 - MIN_PROB),
-        F64,
-    );
-    let r = col(ctx, clamped);
-    let s = col(ctx, sub(c(1.0), r.clone()));
-    // Q = [[s², -s·r], [-s·r, r²]].
-    let q00 = col(ctx, mul(s.clone(), s.clone()));
-    let q11 = col(ctx, mul(r.clone(), r.clone()));
-    let q01 = col(
-        ctx,
-        Expr::unary(UnaryFn::Neg, mul(s.clone(), r.clone()), F64),
-    );
-
-    let (mut p0, mut p1) = (c(0.5), c(0.5));
-    for _ in 0..PASSES {
-        let qp0 = col(
-            ctx,
-            add(mul(q00.clone(), p0.clone()), mul(q01.clone(), p1.clone())),
+    // r[i][j]: the pairwise probability of class i against class j.
+    let mut r = vec![vec![c(0.0); k]; k];
+    let pairs = (0..k).flat_map(|i| (i + 1..k).map(move |j| (i, j)));
+    for (pair, (i, j)) in pairs.enumerate() {
+        let f = add(mul(v[pair].clone(), c(prob_a[pair])), c(prob_b[pair]));
+        let f = col(ctx, f);
+        let e = exp(Expr::unary(UnaryFn::Neg, f.clone(), F64));
+        let sigmoid = Expr::if_else(
+            Expr::compare(CompareOp::Ge, f.clone(), c(0.0)),
+            div(e.clone(), add(c(1.0), e)),
+            div(c(1.0), add(c(1.0), exp(f))),
         );
-        let qp1 = col(
-            ctx,
-            add(mul(q01.clone(), p0.clone()), mul(q11.clone(), p1.clone())),
-        );
-        let pqp = col(
-            ctx,
-            add(mul(p0.clone(), qp0.clone()), mul(p1.clone(), qp1.clone())),
-        );
-        let error = Expr::binary(
-            BinaryFn::Max,
-            Expr::unary(UnaryFn::Abs, sub(qp0.clone(), pqp.clone()), F64),
-            Expr::unary(UnaryFn::Abs, sub(qp1.clone(), pqp.clone()), F64),
+        let clamped = Expr::binary(
+            BinaryFn::Min,
+            Expr::binary(BinaryFn::Max, sigmoid, c(MIN_PROB), F64),
+            c(1.0 - MIN_PROB),
             F64,
         );
-        let converged = col(ctx, Expr::compare(CompareOp::Lt, error, c(eps)));
-        // The first coordinate.
-        let d = col(ctx, div(sub(pqp.clone(), qp0.clone()), q00.clone()));
-        let one_d = add(c(1.0), d.clone());
-        let two_qp0 = mul(c(2.0), qp0);
+        r[i][j] = col(ctx, clamped);
+        r[j][i] = col(ctx, sub(c(1.0), r[i][j].clone()));
+    }
+    // Q[t][t] = Σ_{j≠t} r[j][t]²; Q[t][j] = -r[j][t]·r[t][j].
+    let mut q = vec![vec![c(0.0); k]; k];
+    for t in 0..k {
+        let squares = (0..k)
+            .filter(|&j| j != t)
+            .map(|j| mul(r[j][t].clone(), r[j][t].clone()))
+            .collect();
+        q[t][t] = col(ctx, sum(squares));
+        for j in t + 1..k {
+            let product = mul(r[j][t].clone(), r[t][j].clone());
+            q[t][j] = col(ctx, Expr::unary(UnaryFn::Neg, product, F64));
+            q[j][t] = q[t][j].clone();
+        }
+    }
+    // Qp and pQp of a p, and whether the descent stops there.
+    let stops = |ctx: &mut Ctx, p: &[Expr], col: &mut dyn FnMut(&mut Ctx, Expr) -> Expr| {
+        let qp: Vec<Expr> = (0..k)
+            .map(|t| {
+                let terms = (0..k).map(|j| mul(q[t][j].clone(), p[j].clone())).collect();
+                col(ctx, sum(terms))
+            })
+            .collect();
         let pqp = col(
             ctx,
-            div(
-                div(
-                    add(
-                        pqp,
-                        mul(d.clone(), add(mul(d.clone(), q00.clone()), two_qp0)),
-                    ),
-                    one_d.clone(),
+            sum((0..k).map(|t| mul(p[t].clone(), qp[t].clone())).collect()),
+        );
+        let error = (0..k)
+            .map(|t| Expr::unary(UnaryFn::Abs, sub(qp[t].clone(), pqp.clone()), F64))
+            .reduce(|a, b| Expr::binary(BinaryFn::Max, a, b, F64))
+            .expect("two classes or more");
+        let stop = col(ctx, Expr::compare(CompareOp::Lt, error, c(eps)));
+        (qp, pqp, stop)
+    };
+
+    let mut p = vec![c(1.0 / k as f64); k];
+    for _ in 0..PASSES {
+        let (mut qp, mut pqp, stop) = stops(ctx, &p, &mut col);
+        let mut next = p.clone();
+        for t in 0..k {
+            let diff = col(ctx, div(sub(pqp.clone(), qp[t].clone()), q[t][t].clone()));
+            let one_diff = add(c(1.0), diff.clone());
+            next[t] = add(next[t].clone(), diff.clone());
+            let grown = mul(
+                diff.clone(),
+                add(
+                    mul(diff.clone(), q[t][t].clone()),
+                    mul(c(2.0), qp[t].clone()),
                 ),
-                one_d.clone(),
-            ),
-        );
-        let qp1 = col(
-            ctx,
-            div(add(qp1, mul(d.clone(), q01.clone())), one_d.clone()),
-        );
-        let p0_1 = col(ctx, div(add(p0.clone(), d.clone()), one_d.clone()));
-        let p1_1 = col(ctx, div(p1.clone(), one_d));
-        // The second.
-        let d = col(ctx, div(sub(pqp, qp1), q11.clone()));
-        let one_d = add(c(1.0), d.clone());
-        let p0_2 = div(p0_1, one_d.clone());
-        let p1_2 = div(add(p1_1, d), one_d);
-        p0 = col(ctx, Expr::if_else(converged.clone(), p0, p0_2));
-        p1 = col(ctx, Expr::if_else(converged, p1, p1_2));
+            );
+            pqp = col(
+                ctx,
+                div(div(add(pqp, grown), one_diff.clone()), one_diff.clone()),
+            );
+            for j in 0..k {
+                let moved = add(qp[j].clone(), mul(diff.clone(), q[t][j].clone()));
+                qp[j] = col(ctx, div(moved, one_diff.clone()));
+                next[j] = col(ctx, div(next[j].clone(), one_diff.clone()));
+            }
+        }
+        p = (0..k)
+            .map(|j| {
+                col(
+                    ctx,
+                    Expr::if_else(stop.clone(), p[j].clone(), next[j].clone()),
+                )
+            })
+            .collect();
     }
-    let f32 = |x| Expr::unary(UnaryFn::Cast, x, Precision::F32);
-    [f32(p0), f32(p1)]
+    let (_, _, stopped) = stops(ctx, &p, &mut col);
+    p.into_iter()
+        .map(|pj| {
+            let pj = Expr::if_else(stopped.clone(), pj, c(f64::NAN));
+            Expr::unary(UnaryFn::Cast, pj, Precision::F32)
+        })
+        .collect()
 }
+
+/// Passes of libsvm's coupling descent that [`libsvm_probabilities`] unrolls.
+const PASSES: usize = 6;
 
 /// A column holding the index of the class with the most votes, the first in class
 /// order on a tie: a running maximum over the classes, one column per step.
