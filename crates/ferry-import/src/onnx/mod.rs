@@ -18,7 +18,7 @@ mod shape;
 mod svm;
 mod tensor;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ferry_ir::{
     DType, Derived, Estimator, Expr, Input, Linear, Model, Precision, Source, Task, Transform,
@@ -151,6 +151,11 @@ pub(crate) struct Ctx {
     /// The row dims of numeric values of rank 3 or more (`[N, a, b]`), by name; every
     /// other numeric value is `[N, k]` (see `shape`).
     pub row_shapes: HashMap<String, Vec<usize>>,
+    /// Values whose batch axis is the second, `[E, N, …]`, by name; their row dims are
+    /// `[E, …]`. skl2onnx averages a bagging ensemble's members so: each member's
+    /// output reshaped to `[1, N, …]`, concatenated on axis 0 and reduced over it. Only
+    /// those two ops read such a value ([`ops::stacked`]).
+    pub stacked: HashSet<String>,
     /// The estimator, its features (columns) and the number of raw scores.
     pub estimator: Option<(Estimator, Vec<usize>)>,
     /// The exporter (`producer_name`): skl2onnx graphs follow scikit-learn's arithmetic.
@@ -351,6 +356,7 @@ fn translate(model: &ModelProto) -> Result<Model, ImportError> {
         levels: Vec::new(),
         values: HashMap::new(),
         row_shapes: HashMap::new(),
+        stacked: HashSet::new(),
         consumers: HashMap::new(),
         estimator: None,
         producer: model.producer_name.clone().unwrap_or_default(),

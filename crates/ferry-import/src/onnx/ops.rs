@@ -15,6 +15,9 @@ use crate::ImportError;
 pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
     let domain = node.domain.as_deref().unwrap_or("");
     let op = node.op_type.as_deref().unwrap_or("");
+    if node.input.iter().any(|name| ctx.stacked.contains(name)) {
+        return stacked(ctx, node, domain, op);
+    }
     // A row of shape [1, k] (or [k, 1]) is read flat as before by every op; one whose
     // element pairing depends on its shape only by the ops that honour it.
     let layered = (0..node.input.len())
@@ -36,6 +39,73 @@ pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> 
     if let Some(dims) = shape::row_dims(ctx, node, 0) {
         if shape::KEEPS_SHAPE.contains(&op) {
             shape::set_row_dims(ctx, node, dims);
+        }
+    }
+    Ok(())
+}
+
+/// An op reading values with the batch axis second (`[E, N, …]`, see [`Ctx::stacked`]):
+/// a Concat on axis 0 of such values appends their members; a reduction over axis 0
+/// reduces over the members (for ferry, the first row dim).
+pub(crate) fn stacked(
+    ctx: &mut Ctx,
+    node: &NodeProto,
+    domain: &str,
+    op: &str,
+) -> Result<(), ImportError> {
+    let refuse = |ctx: &Ctx, what: &str| {
+        Err(ctx.unsupported(
+            node,
+            &format!(
+                "{what} of a tensor whose batch axis is the second (a Reshape to [1, -1, …]); \
+                 ferry reads such a tensor only in a Concat on axis 0 or a reduction over axis 0"
+            ),
+        ))
+    };
+    if !matches!(domain, "" | "ai.onnx") {
+        return refuse(ctx, "an ai.onnx.ml op");
+    }
+    let attrs = Attrs::new(node, ctx);
+    let (axis, keepdims) = (attrs.int_or("axis", 0)?, attrs.int_or("keepdims", 1)? != 0);
+    match op {
+        "Concat" => {
+            let all_stacked = node.input.iter().all(|name| ctx.stacked.contains(name));
+            if axis != 0 || !all_stacked {
+                return refuse(ctx, "a Concat on another axis, or with other tensors,");
+            }
+            let dims: Vec<Vec<usize>> = (0..node.input.len())
+                .map(|i| shape::row_dims(ctx, node, i).unwrap_or_default())
+                .collect();
+            let rest = &dims[0][1..];
+            if dims.iter().any(|d| d.is_empty() || &d[1..] != rest) {
+                return Err(ctx.node_error(node, "the stacked tensors differ in shape"));
+            }
+            concat(ctx, node)?;
+            let mut out = vec![dims.iter().map(|d| d[0]).sum()];
+            out.extend_from_slice(rest);
+            shape::set_row_dims(ctx, node, out);
+        }
+        "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd" => {
+            let axes = ints_input_or(ctx, node, &attrs, (1, "axes"))?.unwrap_or_default();
+            let rank = shape::row_dims(ctx, node, 0).map_or(0, |d| d.len()) as i64 + 1;
+            if !matches!(axes.as_slice(), [a] if *a == 0 || *a == -rank) {
+                return refuse(ctx, &format!("a reduction over axes {axes:?}"));
+            }
+            let how = match op {
+                "ReduceSum" => Reduce::Sum,
+                "ReduceMean" => Reduce::Mean,
+                "ReduceMax" => Reduce::Max,
+                "ReduceMin" => Reduce::Min,
+                _ => Reduce::Prod,
+            };
+            // Axis 0 of [E, N, …] is the members: axis 1 of ferry's [N, E, …].
+            reduce_over(ctx, node, how, &[1])?;
+        }
+        _ => return refuse(ctx, op),
+    }
+    if op == "Concat" || keepdims {
+        if let Some(name) = node.output.first() {
+            ctx.stacked.insert(name.clone());
         }
     }
     Ok(())
@@ -163,6 +233,20 @@ fn pass(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
 /// rank 3 or more is recorded for the ops that broadcast or reduce it. Anything that
 /// moves the batch axis is refused.
 fn reshape(ctx: &mut Ctx, node: &NodeProto, op: &str) -> Result<(), ImportError> {
+    // A bagging member (`[1, -1, …]`, see `Ctx::stacked`) is computed with: an
+    // estimator's scores become columns.
+    if op == "Reshape"
+        && matches!(
+            ctx.input(node, 0)?,
+            Value::Scores(_) | Value::Picked { .. } | Value::Complement(_)
+        )
+    {
+        let attrs = Attrs::new(node, ctx);
+        let target = ints_input_or(ctx, node, &attrs, (1, "shape"))?.unwrap_or_default();
+        if target.starts_with(&[1, -1]) {
+            super::demote::demote(ctx, node)?;
+        }
+    }
     pass(ctx, node)?;
     let len = match ctx.input(node, 0)? {
         Value::Num { cols, .. } => cols.len(),
@@ -176,6 +260,20 @@ fn reshape(ctx: &mut Ctx, node: &NodeProto, op: &str) -> Result<(), ImportError>
             // [-1 or 0 (the batch), positive dims…] whose product is the row's length;
             // other targets ([-1] of an [N, 1] value, …) keep the value as it is.
             match target.split_first() {
+                // [1, -1, dims…]: the batch becomes the second axis (a bagging member).
+                Some((1, [-1, rest @ ..]))
+                    if !rest.is_empty()
+                        && rest.iter().all(|d| *d > 0)
+                        && rest.iter().product::<i64>() == len as i64
+                        && !shape::is_layered(&dims) =>
+                {
+                    if let Some(name) = node.output.first() {
+                        ctx.stacked.insert(name.clone());
+                    }
+                    let mut out = vec![1];
+                    out.extend(rest.iter().map(|d| *d as usize));
+                    Some(out)
+                }
                 Some((&(-1 | 0), rest))
                     if rest.iter().all(|d| *d > 0)
                         && rest.iter().product::<i64>() == len as i64 =>
@@ -1500,19 +1598,31 @@ enum Reduce {
 /// columns it selects with ReduceProd) or over axes of a per-row tensor (naive Bayes),
 /// each output folded left to right in the input's precision.
 fn reduce(ctx: &mut Ctx, node: &NodeProto, how: Reduce) -> Result<(), ImportError> {
-    let (cols, elem) = num(ctx, node, 0)?;
     let attrs = Attrs::new(node, ctx);
     // `axes` is an attribute up to opset 12 (ReduceSum) / 17 (the others), then input 1.
     let axes = ints_input_or(ctx, node, &attrs, (1, "axes"))?.unwrap_or_default();
     if axes.is_empty() && attrs.int_or("noop_with_empty_axes", 0)? != 0 {
+        let (cols, elem) = num(ctx, node, 0)?;
         output_num(ctx, node, cols, elem);
         return Ok(());
     }
+    reduce_over(ctx, node, how, &axes)
+}
+
+/// The reduction of input 0 over `axes` of its full shape `[N, …]`.
+fn reduce_over(
+    ctx: &mut Ctx,
+    node: &NodeProto,
+    how: Reduce,
+    axes: &[i64],
+) -> Result<(), ImportError> {
+    let (cols, elem) = num(ctx, node, 0)?;
+    let attrs = Attrs::new(node, ctx);
     // Over the columns of an [N, k] row, or over axes of a per-row tensor.
     let dims = shape::row_dims(ctx, node, 0).unwrap_or_else(|| vec![cols.len()]);
     let keepdims = attrs.int_or("keepdims", 1)? != 0;
     let (groups, out_dims) =
-        shape::reduce_groups(&dims, &axes, keepdims).map_err(|why| ctx.unsupported(node, &why))?;
+        shape::reduce_groups(&dims, axes, keepdims).map_err(|why| ctx.unsupported(node, &why))?;
     let p = elem.precision();
     let mut out = Vec::with_capacity(groups.len());
     for g in &groups {
