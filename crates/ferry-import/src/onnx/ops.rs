@@ -399,6 +399,21 @@ fn cast(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
             Some(DataType::Int64 | DataType::Int32) if elem == Elem::Int => {
                 Value::Num { cols, elem }
             }
+            // Float to integer truncates towards zero (C's conversion, as onnxruntime).
+            Some(DataType::Int64 | DataType::Int32) => Value::Num {
+                cols: cols
+                    .into_iter()
+                    .map(|c| {
+                        let p = elem.precision();
+                        Expr::if_else(
+                            Expr::compare(CompareOp::Lt, c.clone(), Expr::constant(0.0)),
+                            Expr::unary(UnaryFn::Ceil, c.clone(), p),
+                            Expr::unary(UnaryFn::Floor, c, p),
+                        )
+                    })
+                    .collect(),
+                elem: Elem::Int,
+            },
             _ => return Err(ctx.unsupported(node, &format!("a cast of numbers to type {to}"))),
         },
         // Labels and scores keep their meaning through casts (int64 labels, float probabilities).
@@ -973,6 +988,15 @@ fn argmax(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
                 }),
             );
         }
+        // An estimator's class compared with each class (AdaBoost's SAMME votes, hard
+        // voting): the estimator becomes columns, and its class an index feature.
+        Value::Scores(_) if only_compared(ctx, node) => {
+            super::demote::demote(ctx, node)?;
+            let (cols, _) = num(ctx, node, 0)?;
+            let index = first_largest(ctx, node, cols);
+            output_num(ctx, node, vec![index], Elem::Int);
+            return Ok(());
+        }
         Value::Scores(_) => {}
         // The index of the largest column as a feature (KBinsDiscretizer: the bin of a
         // value is the first of its `x < edge` indicators that holds), where nothing
@@ -1005,6 +1029,16 @@ fn picks_a_class(ctx: &Ctx, node: &NodeProto) -> bool {
             .iter()
             .any(|r| r == "ArrayFeatureExtractor" || r == "graph output")
     })
+}
+
+/// Whether the output of `node` is only compared (`Equal`) with constants.
+fn only_compared(ctx: &Ctx, node: &NodeProto) -> bool {
+    let Some(out) = node.output.first() else {
+        return false;
+    };
+    ctx.consumers
+        .get(out)
+        .is_some_and(|readers| !readers.is_empty() && readers.iter().all(|r| r == "Equal"))
 }
 
 /// The index of the first largest of `cols` (ONNX ArgMax, `select_last_index` 0): the
