@@ -12,6 +12,7 @@
 
 mod demote;
 mod estimators;
+mod fold;
 mod ops;
 mod proto;
 mod shape;

@@ -18,6 +18,9 @@ pub(crate) fn apply(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> 
     if node.input.iter().any(|name| ctx.stacked.contains(name)) {
         return stacked(ctx, node, domain, op);
     }
+    if matches!(domain, "" | "ai.onnx") && super::fold::try_fold(ctx, node, op)? {
+        return Ok(());
+    }
     // A row of shape [1, k] (or [k, 1]) is read flat as before by every op; one whose
     // element pairing depends on its shape only by the ops that honour it.
     let layered = (0..node.input.len())
@@ -85,6 +88,28 @@ pub(crate) fn stacked(
             out.extend_from_slice(rest);
             shape::set_row_dims(ctx, node, out);
         }
+        // [E, N, 1] (a Concat of [N, 1] values on axis 0) to [E, N].
+        "Reshape" => {
+            let dims = shape::row_dims(ctx, node, 0).unwrap_or_default();
+            let target = ints_input_or(ctx, node, &attrs, (1, "shape"))?.unwrap_or_default();
+            match (dims.as_slice(), target.as_slice()) {
+                ([e, 1], [t, -1]) if *t == *e as i64 => {
+                    pass(ctx, node)?;
+                    shape::set_row_dims(ctx, node, vec![*e, 1]);
+                }
+                _ => return refuse(ctx, &format!("a Reshape to {target:?}")),
+            }
+        }
+        // [E, N] to [N, E]: the batch back in front, a row of E values.
+        "Transpose" => {
+            let dims = shape::row_dims(ctx, node, 0).unwrap_or_default();
+            if attrs.ints("perm") != [1, 0] || !matches!(dims.as_slice(), [_, 1]) {
+                return refuse(ctx, "a Transpose other than [E, N] to [N, E]");
+            }
+            pass(ctx, node)?;
+            shape::set_row_dims(ctx, node, Vec::new());
+            return Ok(());
+        }
         "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd" => {
             let axes = ints_input_or(ctx, node, &attrs, (1, "axes"))?.unwrap_or_default();
             let rank = shape::row_dims(ctx, node, 0).map_or(0, |d| d.len()) as i64 + 1;
@@ -103,7 +128,7 @@ pub(crate) fn stacked(
         }
         _ => return refuse(ctx, op),
     }
-    if op == "Concat" || keepdims {
+    if matches!(op, "Concat" | "Reshape") || keepdims {
         if let Some(name) = node.output.first() {
             ctx.stacked.insert(name.clone());
         }
@@ -444,6 +469,34 @@ fn concat(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
             ctx.set_output(node, 0, Value::Scores(scores));
             return Ok(());
         }
+    }
+    // Along the batch axis: [N, k] values stacked as [E, N, k] (QDA's per-class norms
+    // are concatenated so, then reshaped to [E, N] and transposed).
+    // (Stacked inputs come here from `stacked`, whose members are appended.)
+    let stacked_inputs = node.input.iter().any(|name| ctx.stacked.contains(name));
+    if Attrs::new(node, ctx).int_or("axis", 1)? == 0 && !stacked_inputs {
+        let mut all = Vec::new();
+        let mut width = None;
+        for i in 0..n {
+            if matches!(ctx.input(node, i)?, Value::Const(_) | Value::Str(_))
+                || shape::row_dims(ctx, node, i).is_some()
+            {
+                return Err(ctx.unsupported(node, "a Concat along the batch axis of these values"));
+            }
+            let (cols, elem) = num(ctx, node, i)?;
+            if width.is_some_and(|(w, _)| w != cols.len()) {
+                return Err(ctx.node_error(node, "the values differ in width"));
+            }
+            width = Some((cols.len(), elem));
+            all.extend(cols);
+        }
+        let (k, elem) = width.unwrap_or((0, Elem::F32));
+        output_num(ctx, node, all, elem);
+        shape::set_row_dims(ctx, node, vec![n, k]);
+        if let Some(name) = node.output.first() {
+            ctx.stacked.insert(name.clone());
+        }
+        return Ok(());
     }
     let first = ctx.input(node, 0)?.clone();
     match first {
