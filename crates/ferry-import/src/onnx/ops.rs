@@ -186,6 +186,7 @@ fn dispatch(ctx: &mut Ctx, node: &NodeProto, domain: &str, op: &str) -> Result<(
         ("" | "ai.onnx", "Sigmoid") => activation(ctx, node, Transform::Logistic { scale: 1.0 }),
         ("" | "ai.onnx", "Softmax") => activation(ctx, node, Transform::Softmax),
         ("" | "ai.onnx", "ArgMax") => argmax(ctx, node),
+        ("" | "ai.onnx", "ArgMin") => argmin(ctx, node),
         ("" | "ai.onnx", "Clip") => clip(ctx, node),
         ("" | "ai.onnx", "Split") => split(ctx, node),
         ("" | "ai.onnx", "Shape") => shape(ctx, node),
@@ -682,6 +683,22 @@ fn array_feature_extractor(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Import
         );
         return Ok(());
     }
+    // table[i] with a per-row index (skl2onnx's isotonic calibration: the y of the
+    // nearest calibration point).
+    if let (Value::Const(table), Value::Num { cols, .. }) =
+        (ctx.input(node, 0)?, ctx.input(node, 1)?)
+    {
+        if let (Some(values), [index]) = (table.numbers(), cols.as_slice()) {
+            let lookup = Expr::Lookup {
+                x: Box::new(index.clone()),
+                table: values.to_vec(),
+                default: f64::NAN,
+            };
+            let elem = if table.float32 { Elem::F32 } else { Elem::F64 };
+            output_num(ctx, node, vec![lookup], elem);
+            return Ok(());
+        }
+    }
     select(ctx, node, 0, 1)
 }
 
@@ -1046,7 +1063,7 @@ fn argmax(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
         Value::Scores(_) if only_compared(ctx, node) => {
             super::demote::demote(ctx, node)?;
             let (cols, _) = num(ctx, node, 0)?;
-            let index = first_largest(ctx, node, cols);
+            let index = first_extreme(ctx, node, cols, BinaryFn::Max);
             output_num(ctx, node, vec![index], Elem::Int);
             return Ok(());
         }
@@ -1058,7 +1075,7 @@ fn argmax(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
             if Attrs::new(node, ctx).int_or("select_last_index", 0)? != 0 {
                 return Err(ctx.unsupported(node, "ArgMax with select_last_index"));
             }
-            let index = first_largest(ctx, node, cols);
+            let index = first_extreme(ctx, node, cols, BinaryFn::Max);
             output_num(ctx, node, vec![index], Elem::Int);
             return Ok(());
         }
@@ -1094,23 +1111,44 @@ fn only_compared(ctx: &Ctx, node: &NodeProto) -> bool {
         .is_some_and(|readers| !readers.is_empty() && readers.iter().all(|r| r == "Equal"))
 }
 
-/// The index of the first largest of `cols` (ONNX ArgMax, `select_last_index` 0): the
-/// first column equal to their maximum; the last index when the maximum is missing.
-fn first_largest(ctx: &mut Ctx, node: &NodeProto, cols: Vec<Expr>) -> Expr {
-    let Some(max) = cols
+/// ArgMin over the columns of a row, as a feature (skl2onnx's isotonic calibration:
+/// the index of the nearest of its points).
+fn argmin(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let attrs = Attrs::new(node, ctx);
+    let axis = attrs.int_or("axis", 0)?;
+    if axis != 1 && axis != -1 {
+        return Err(ctx.unsupported(node, "ArgMin over the row axis"));
+    }
+    if attrs.int_or("select_last_index", 0)? != 0 {
+        return Err(ctx.unsupported(node, "ArgMin with select_last_index"));
+    }
+    if shape::row_dims(ctx, node, 0).is_some() {
+        return Err(ctx.unsupported(node, "ArgMin over a per-row tensor"));
+    }
+    let (cols, _) = num(ctx, node, 0)?;
+    let index = first_extreme(ctx, node, cols, BinaryFn::Min);
+    output_num(ctx, node, vec![index], Elem::Int);
+    Ok(())
+}
+
+/// The index of the first largest (`extreme` Max: ONNX ArgMax) or smallest (Min:
+/// ArgMin) of `cols`, `select_last_index` 0: the first column equal to their extreme;
+/// the last index when the extreme is missing.
+fn first_extreme(ctx: &mut Ctx, node: &NodeProto, cols: Vec<Expr>, extreme: BinaryFn) -> Expr {
+    let Some(best) = cols
         .iter()
         .cloned()
-        .reduce(|a, b| Expr::binary(BinaryFn::Max, a, b, Precision::F64))
+        .reduce(|a, b| Expr::binary(extreme, a, b, Precision::F64))
     else {
         return Expr::constant(0.0);
     };
-    let max = shared(ctx, node, max);
+    let best = shared(ctx, node, best);
     let last = cols.len() - 1;
     cols.into_iter().enumerate().take(last).rev().fold(
         Expr::constant(last as f64),
         |rest, (k, c)| {
             Expr::if_else(
-                Expr::compare(CompareOp::Eq, c, max.clone()),
+                Expr::compare(CompareOp::Eq, c, best.clone()),
                 Expr::constant(k as f64),
                 rest,
             )
