@@ -20,6 +20,10 @@ pub(crate) fn apply<S: Float>(transform: Transform, raw: &[f64], out: &mut [f64]
             }
         }
         Transform::Softmax => softmax::<S>(raw, out),
+        Transform::Sort => {
+            out.copy_from_slice(raw);
+            out.sort_by(f64::total_cmp);
+        }
         // GLM links (PMML) are computed in float64, as JPMML does.
         Transform::Link { link, complement } => {
             for (o, r) in out.iter_mut().zip(raw) {

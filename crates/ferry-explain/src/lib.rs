@@ -219,6 +219,9 @@ fn link(model: &Model) -> String {
         (Transform::Identity, None) => "prediction = score".into(),
         (Transform::Identity, Some(_)) => "probability of each class = its score".into(),
         (Transform::Exp, _) => "prediction = exp(score)  (log link)".into(),
+        (Transform::Sort, _) => {
+            "predictions = the scores in ascending order  (quantiles that never cross)".into()
+        }
         (Transform::Logistic { scale }, Some(c)) if binary_single => {
             let s = if scale == 1.0 {
                 String::new()

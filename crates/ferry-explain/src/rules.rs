@@ -307,6 +307,11 @@ fn leaf_rule(
 fn transform(transform: Transform, scores: &[f64]) -> Vec<f64> {
     match transform {
         Transform::Identity => scores.to_vec(),
+        Transform::Sort => {
+            let mut sorted = scores.to_vec();
+            sorted.sort_by(f64::total_cmp);
+            sorted
+        }
         Transform::Exp => scores.iter().map(|s| s.exp()).collect(),
         Transform::Link { link, complement } => scores
             .iter()

@@ -216,6 +216,9 @@ pub enum Transform {
     /// for a binary classifier whose link gives the first class's probability, the
     /// transformed score is still the second class's.
     Link { link: Link, complement: bool },
+    /// The scores of a row in ascending order (XGBoost's `reg:quantileerror` with
+    /// several quantiles sorts each row's predictions, so that they never cross).
+    Sort,
 }
 
 /// Inverse link functions of generalised linear models beyond logit and log.
@@ -295,6 +298,7 @@ impl Transform {
             Transform::Softmax => "softmax",
             Transform::Exp => "exp",
             Transform::Link { link, .. } => link.name(),
+            Transform::Sort => "sort",
         }
     }
 }

@@ -146,6 +146,11 @@ fn validate_outputs(model: &Model) -> Result<(), IrError> {
             "softmax needs at least two raw scores".into(),
         ));
     }
+    if model.transform == Transform::Sort && !matches!(model.task, Task::Regression) {
+        return Err(IrError::Invalid(
+            "a sort of the scores is a regression transform".into(),
+        ));
+    }
     match &model.task {
         Task::Regression => {
             // Several targets are predicted side by side: each through the transform on

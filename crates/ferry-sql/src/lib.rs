@@ -542,6 +542,45 @@ impl<'a> Compiler<'a> {
                 .into_iter()
                 .map(|a| logistic(precision, scale, a))
                 .collect(),
+            // The j-th smallest score: the one whose rank is j, a score's rank being the
+            // number of scores before it in ascending order (an equal one earlier in the
+            // row counts as before it). Only comparisons: the values are the scores.
+            Transform::Sort => {
+                let n = scores.len();
+                let barrier = self.d.subquery_barrier();
+                let mut items = carried();
+                items.extend(named("q", scores));
+                from = self.push_with("ferry_q", items, from, barrier);
+                let q = refs("q", n);
+                let mut items = carried();
+                items.extend(named("q", q.clone()));
+                for i in 0..n {
+                    let before: Vec<Expr> = (0..n)
+                        .filter(|l| *l != i)
+                        .map(|l| {
+                            let op = if l < i { Op::Le } else { Op::Lt };
+                            let cond = bin(q[l].clone(), op, q[i].clone());
+                            Expr::Case(vec![(cond, Expr::Int(1))], Box::new(Expr::Int(0)))
+                        })
+                        .collect();
+                    let rank = if before.is_empty() {
+                        Expr::Int(0)
+                    } else {
+                        Expr::Sum(before)
+                    };
+                    items.push((rank, Alias::Internal(format!("o{i}"))));
+                }
+                from = self.push_with("ferry_rank", items, from, barrier);
+                let o = refs("o", n);
+                (0..n)
+                    .map(|j| {
+                        let whens = (0..n - 1)
+                            .map(|i| (bin(o[i].clone(), Op::Eq, Expr::Int(j as i64)), q[i].clone()))
+                            .collect();
+                        Expr::Case(whens, Box::new(q[n - 1].clone()))
+                    })
+                    .collect()
+            }
             Transform::Softmax => {
                 // exp(a_k - max) per class in a step of its own, so each is written once.
                 let max = Expr::Greatest(scores.clone());

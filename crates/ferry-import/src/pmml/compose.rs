@@ -109,6 +109,7 @@ impl<'a, 'i> Builder<'a, 'i> {
                 })
                 .collect(),
             Transform::Softmax => self.softmax(raw),
+            Transform::Sort => return Err(at.unsupported("a sort of the scores")),
             Transform::Link { link, complement } => {
                 let f = |x: Expr| -> Result<Expr, ImportError> {
                     let exp = |x| Expr::unary(UnaryFn::Exp, x, F64);

@@ -217,16 +217,13 @@ fn translate(
             hint: String::new(),
         });
     }
-    if num_target > 1 && objective_name == "reg:quantileerror" {
-        return Err(ImportError::Unsupported {
-            format,
-            what: format!("`reg:quantileerror` with {num_target} quantiles"),
-            hint: " (XGBoost sorts each row's quantiles when it predicts, so that they \
-                   never cross; ferry does not reproduce that step yet: train one model \
-                   per quantile_alpha)"
-                .into(),
-        });
-    }
+    // Several quantiles: XGBoost sorts each row's predictions (not its margins), so
+    // that the quantiles never cross.
+    let transform = if num_target > 1 && objective_name == "reg:quantileerror" {
+        Transform::Sort
+    } else {
+        objective.transform
+    };
     // A multi-target regressor (XGBRegressor fitted on a matrix of targets, a list
     // of quantile_alpha) has one raw score per target, as a multiclass model has
     // one per class.
@@ -276,7 +273,7 @@ fn translate(
         derived,
         features,
         estimator,
-        transform: objective.transform,
+        transform,
         task: task.clone(),
     };
 
@@ -818,26 +815,27 @@ fn read_categories(cats: &Node, inputs: &mut [Input]) -> Result<(), ImportError>
 #[cfg(test)]
 mod tests {
     use super::replace_non_finite;
-    use crate::{import, ImportError, ImportOptions};
+    use crate::{import, ImportOptions};
 
     #[test]
-    fn several_quantiles_are_refused_with_the_reason() {
-        // The two-target fixture, relabelled as a two-quantile model: XGBoost would
-        // sort each row's predictions, which ferry does not do.
+    fn several_quantiles_are_sorted_per_row() {
+        // The two-target fixture, relabelled as a two-quantile model: XGBoost sorts each
+        // row's predictions, a two-target squared-error model does not.
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/fixtures/xgboost/xgb_multi_target/model.json"
         );
         let text = std::fs::read_to_string(path).unwrap();
+        let plain = import(text.as_bytes(), &ImportOptions::default()).unwrap();
+        assert_eq!(plain.transform, ferry_ir::Transform::Identity);
         let text = text.replacen(
             r#""name":"reg:squarederror""#,
             r#""name":"reg:quantileerror""#,
             1,
         );
         assert!(text.contains("reg:quantileerror"));
-        let err = import(text.as_bytes(), &ImportOptions::default()).unwrap_err();
-        assert!(matches!(err, ImportError::Unsupported { .. }), "{err}");
-        assert!(err.to_string().contains("2 quantiles"), "{err}");
+        let model = import(text.as_bytes(), &ImportOptions::default()).unwrap();
+        assert_eq!(model.transform, ferry_ir::Transform::Sort);
     }
 
     #[test]
