@@ -175,6 +175,123 @@ impl Expr {
         deepest + usize::from(matches!(self, Expr::Case(..) | Expr::Greatest(_)))
     }
 
+    /// The expression with CASEs nested deeper than `max` (a derived column holding a
+    /// whole tree: an ONNX ensemble member turned into expressions) written as CASEs
+    /// over the paths several levels down, as [`crate::trees`] writes deep trees:
+    /// `CASE WHEN c THEN t ELSE e END` over `t` and `e` becomes one CASE whose WHENs are
+    /// `c AND <each path of t>` in order, then the paths of `e`. Every row where `c`
+    /// holds meets one of the first (the last path of `t` is `c` alone), so the paths
+    /// of `e` need not repeat that `c` does not hold, NULL included.
+    pub(crate) fn within_case_nesting(self, max: usize) -> Expr {
+        if self.case_nesting() <= max {
+            return self;
+        }
+        match self {
+            Expr::Case(..) => {
+                // Each CASE level costs one, plus what its conditions nest.
+                let conditions = self.condition_nesting();
+                if max <= conditions {
+                    return self;
+                }
+                // The fewest levels per CASE that let the levels left reach the deepest.
+                let levels = self.branch_height().div_ceil(max - conditions);
+                let mut whens = Vec::new();
+                self.paths(levels, max - 1, &mut Vec::new(), &mut whens);
+                let (_, last) = whens.pop().expect("a CASE has an ELSE");
+                Expr::Case(whens, Box::new(last))
+            }
+            // A CASE below other operators: each operand within the limit.
+            e => e.map_children(&mut |c| c.within_case_nesting(max)),
+        }
+    }
+
+    /// CASEs nested through their results (not their conditions).
+    fn branch_height(&self) -> usize {
+        match self {
+            Expr::Case(whens, otherwise) => {
+                let below = whens.iter().map(|(_, v)| v).chain([&**otherwise]);
+                1 + below.map(Expr::branch_height).max().unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
+    /// The deepest CASE nesting within the conditions of a chain of CASEs.
+    fn condition_nesting(&self) -> usize {
+        match self {
+            Expr::Case(whens, otherwise) => whens
+                .iter()
+                .map(|(c, v)| c.case_nesting().max(v.condition_nesting()))
+                .chain([otherwise.condition_nesting()])
+                .max()
+                .unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// The paths `levels` CASE levels down from `self`, each with the conditions that
+    /// lead to it (in WHEN order) and its value within `max` nesting.
+    fn paths(self, levels: usize, max: usize, path: &mut Vec<Expr>, out: &mut Vec<(Expr, Expr)>) {
+        match self {
+            Expr::Case(whens, otherwise) if levels > 0 => {
+                for (cond, value) in whens {
+                    path.push(cond);
+                    value.paths(levels - 1, max, path, out);
+                    path.pop();
+                }
+                otherwise.paths(levels - 1, max, path, out);
+            }
+            e => {
+                let cond = match path.as_slice() {
+                    [] => bin(Expr::Int(1), Op::Le, Expr::Int(1)),
+                    [one] => one.clone(),
+                    all => Expr::And(all.to_vec()),
+                };
+                out.push((cond, e.within_case_nesting(max)));
+            }
+        }
+    }
+
+    /// Rewrites each direct operand with `f`.
+    fn map_children(self, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
+        let all = |v: Vec<Expr>, f: &mut dyn FnMut(Expr) -> Expr| -> Vec<Expr> {
+            v.into_iter().map(f).collect()
+        };
+        match self {
+            e @ (Expr::Internal(_)
+            | Expr::Column(_)
+            | Expr::Float(_)
+            | Expr::Int(_)
+            | Expr::Str(_)
+            | Expr::Null) => e,
+            Expr::Bin(a, op, b) => bin(f(*a), op, f(*b)),
+            Expr::Sum(v) => Expr::Sum(all(v, f)),
+            Expr::And(v) => Expr::And(all(v, f)),
+            Expr::Or(v) => Expr::Or(all(v, f)),
+            Expr::Greatest(v) => Expr::Greatest(all(v, f)),
+            Expr::Math(m, v) => Expr::Math(m, all(v, f)),
+            Expr::IsNull(x) => Expr::IsNull(Box::new(f(*x))),
+            Expr::Not(x) => Expr::Not(Box::new(f(*x))),
+            Expr::Float32(x) => Expr::Float32(Box::new(f(*x))),
+            Expr::Float64(x) => Expr::Float64(Box::new(f(*x))),
+            Expr::Exp(x, r) => Expr::Exp(Box::new(f(*x)), r),
+            Expr::In(x, v) => Expr::In(Box::new(f(*x)), all(v, f)),
+            Expr::Case(whens, otherwise) => Expr::Case(
+                whens.into_iter().map(|(c, v)| (f(c), f(v))).collect(),
+                Box::new(f(*otherwise)),
+            ),
+            Expr::Fold {
+                init,
+                terms,
+                float32,
+            } => Expr::Fold {
+                init: Box::new(f(*init)),
+                terms: all(terms, f),
+                float32,
+            },
+        }
+    }
+
     /// A column: costs nothing to repeat, and renders as any other column would
     /// (a literal would not: see the float32 clamp in [`Expr::render`]).
     pub(crate) fn is_column(&self) -> bool {
@@ -183,45 +300,7 @@ impl Expr {
 
     /// Rewrites the tree bottom-up: `f` sees each node after its children.
     pub(crate) fn map_bottom_up(self, f: &mut impl FnMut(Expr) -> Expr) -> Expr {
-        let all = |v: Vec<Expr>, f: &mut _| -> Vec<Expr> {
-            v.into_iter().map(|e| e.map_bottom_up(f)).collect()
-        };
-        let node = match self {
-            e @ (Expr::Internal(_)
-            | Expr::Column(_)
-            | Expr::Float(_)
-            | Expr::Int(_)
-            | Expr::Str(_)
-            | Expr::Null) => e,
-            Expr::Bin(a, op, b) => bin(a.map_bottom_up(f), op, b.map_bottom_up(f)),
-            Expr::Sum(v) => Expr::Sum(all(v, f)),
-            Expr::And(v) => Expr::And(all(v, f)),
-            Expr::Or(v) => Expr::Or(all(v, f)),
-            Expr::Greatest(v) => Expr::Greatest(all(v, f)),
-            Expr::Math(m, v) => Expr::Math(m, all(v, f)),
-            Expr::IsNull(x) => Expr::IsNull(Box::new(x.map_bottom_up(f))),
-            Expr::Not(x) => Expr::Not(Box::new(x.map_bottom_up(f))),
-            Expr::Float32(x) => Expr::Float32(Box::new(x.map_bottom_up(f))),
-            Expr::Float64(x) => Expr::Float64(Box::new(x.map_bottom_up(f))),
-            Expr::Exp(x, r) => Expr::Exp(Box::new(x.map_bottom_up(f)), r),
-            Expr::In(x, v) => Expr::In(Box::new(x.map_bottom_up(f)), all(v, f)),
-            Expr::Case(whens, otherwise) => Expr::Case(
-                whens
-                    .into_iter()
-                    .map(|(c, v)| (c.map_bottom_up(f), v.map_bottom_up(f)))
-                    .collect(),
-                Box::new(otherwise.map_bottom_up(f)),
-            ),
-            Expr::Fold {
-                init,
-                terms,
-                float32,
-            } => Expr::Fold {
-                init: Box::new(init.map_bottom_up(f)),
-                terms: all(terms, f),
-                float32,
-            },
-        };
+        let node = self.map_children(&mut |c| c.map_bottom_up(f));
         f(node)
     }
 
@@ -661,6 +740,40 @@ mod tests {
             e.without_double_roundings(&spark),
             Expr::Float32(_)
         ));
+    }
+
+    #[test]
+    fn deep_case_chains_are_written_within_the_nesting_limit() {
+        // A right-leaning chain 20 CASEs deep: `x < 0 → 0, x < 1 → 1, …`.
+        let x = || Expr::Column("x".into());
+        let mut e = Expr::Float(20.0);
+        for k in (0..20).rev() {
+            let cond = bin(x(), Op::Lt, Expr::Float(k as f64));
+            e = Expr::Case(vec![(cond, Expr::Float(k as f64))], Box::new(e));
+        }
+        assert_eq!(e.case_nesting(), 20);
+        let flat = e.clone().within_case_nesting(5);
+        assert!(flat.case_nesting() <= 5, "{}", flat.case_nesting());
+        // Every value is still there once, in order.
+        let mut values = Vec::new();
+        flat.for_each_value(&mut values);
+        assert_eq!(values, (0..=20).map(f64::from).collect::<Vec<_>>());
+        // Within the limit, nothing changes.
+        assert_eq!(e.clone().within_case_nesting(20), e);
+    }
+
+    impl Expr {
+        /// The literal results of a CASE tree, left to right.
+        fn for_each_value(&self, out: &mut Vec<f64>) {
+            match self {
+                Expr::Case(whens, otherwise) => {
+                    whens.iter().for_each(|(_, v)| v.for_each_value(out));
+                    otherwise.for_each_value(out);
+                }
+                Expr::Float(v) => out.push(*v),
+                _ => {}
+            }
+        }
     }
 
     #[test]

@@ -733,6 +733,12 @@ impl<'a> Compiler<'a> {
         outputs: Vec<(Expr, String)>,
         mut from: From,
     ) -> From {
+        // A derived column can hold a whole tree (an ONNX ensemble member).
+        let max = self.d.max_case_nesting();
+        let outputs: Vec<(Expr, String)> = outputs
+            .into_iter()
+            .map(|(e, n)| (e.within_case_nesting(max), n))
+            .collect();
         let carry = |carried: &[String]| {
             let mut items = keep.to_vec();
             items.extend(
