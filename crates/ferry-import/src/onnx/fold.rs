@@ -15,8 +15,8 @@ use super::tensor::{Attrs, Data, Tensor};
 use super::{Ctx, Value};
 use crate::ImportError;
 
-/// Largest tensor a fold may produce (elements).
-const MAX_ELEMENTS: usize = 1 << 24;
+/// Largest tensor a fold may produce (elements, 32 MB).
+const MAX_ELEMENTS: usize = 1 << 22;
 
 /// Computes `node` when it is a foldable op and every input is a numeric constant;
 /// `Ok(false)` leaves it to the ops.

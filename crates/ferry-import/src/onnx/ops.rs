@@ -60,8 +60,9 @@ pub(crate) fn stacked(
         Err(ctx.unsupported(
             node,
             &format!(
-                "{what} of a tensor whose batch axis is the second (a Reshape to [1, -1, …]); \
-                 ferry reads such a tensor only in a Concat on axis 0 or a reduction over axis 0"
+                "{what} of a tensor whose batch axis is the second (bagging's Reshape to \
+                 [1, -1, …], QDA's Concat on axis 0); ferry reads such a tensor only in a Concat \
+                 on axis 0, a reduction over axis 0, a Reshape to [E, -1] and a Transpose [1, 0]"
             ),
         ))
     };
@@ -88,7 +89,8 @@ pub(crate) fn stacked(
             out.extend_from_slice(rest);
             shape::set_row_dims(ctx, node, out);
         }
-        // [E, N, 1] (a Concat of [N, 1] values on axis 0) to [E, N].
+        // [E, N, 1] (a Concat of [N, 1] values on axis 0) to [E, N]: the same elements,
+        // still held as [E, N, 1].
         "Reshape" => {
             let dims = shape::row_dims(ctx, node, 0).unwrap_or_default();
             let target = ints_input_or(ctx, node, &attrs, (1, "shape"))?.unwrap_or_default();
@@ -187,6 +189,9 @@ fn dispatch(ctx: &mut Ctx, node: &NodeProto, domain: &str, op: &str) -> Result<(
         ("" | "ai.onnx", "Softmax") => activation(ctx, node, Transform::Softmax),
         ("" | "ai.onnx", "ArgMax") => argmax(ctx, node),
         ("" | "ai.onnx", "ArgMin") => argmin(ctx, node),
+        ("" | "ai.onnx", "TopK") => top_k(ctx, node),
+        ("" | "ai.onnx", "CumSum") => cum_sum(ctx, node),
+        ("" | "ai.onnx", "GatherElements") => gather_elements(ctx, node),
         ("" | "ai.onnx", "Clip") => clip(ctx, node),
         ("" | "ai.onnx", "Split") => split(ctx, node),
         ("" | "ai.onnx", "Shape") => shape(ctx, node),
@@ -688,14 +693,17 @@ fn array_feature_extractor(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Import
     if let (Value::Const(table), Value::Num { cols, .. }) =
         (ctx.input(node, 0)?, ctx.input(node, 1)?)
     {
-        if let (Some(values), [index]) = (table.numbers(), cols.as_slice()) {
-            let lookup = Expr::Lookup {
-                x: Box::new(index.clone()),
-                table: values.to_vec(),
-                default: f64::NAN,
-            };
+        if let Some(values) = table.numbers() {
+            let lookups = cols
+                .iter()
+                .map(|index| Expr::Lookup {
+                    x: Box::new(index.clone()),
+                    table: values.to_vec(),
+                    default: f64::NAN,
+                })
+                .collect();
             let elem = if table.float32 { Elem::F32 } else { Elem::F64 };
-            output_num(ctx, node, vec![lookup], elem);
+            output_num(ctx, node, lookups, elem);
             return Ok(());
         }
     }
@@ -1109,6 +1117,151 @@ fn only_compared(ctx: &Ctx, node: &NodeProto) -> bool {
     ctx.consumers
         .get(out)
         .is_some_and(|readers| !readers.is_empty() && readers.iter().all(|r| r == "Equal"))
+}
+
+/// The columns of a row (`axis` 1) for TopK, CumSum and GatherElements: a plain
+/// `[N, k]` value.
+fn row_columns(
+    ctx: &mut Ctx,
+    node: &NodeProto,
+    i: usize,
+) -> Result<(Vec<Expr>, Elem), ImportError> {
+    let attrs = Attrs::new(node, ctx);
+    let axis = match node.op_type.as_deref() {
+        Some("CumSum") => match ctx.input(node, 1)? {
+            Value::Const(t) => t.numbers().and_then(|v| v.first().copied()).unwrap_or(-1.0) as i64,
+            _ => return Err(ctx.unsupported(node, "an axis computed at run time")),
+        },
+        _ => attrs.int_or("axis", -1)?,
+    };
+    if axis != 1 && axis != -1 {
+        return Err(ctx.unsupported(
+            node,
+            &format!("axis {axis} (ferry reads along a row's columns)"),
+        ));
+    }
+    if shape::row_dims(ctx, node, i).is_some() {
+        return Err(ctx.unsupported(node, "a per-row tensor of rank 3 or more"));
+    }
+    num(ctx, node, i)
+}
+
+/// A value chosen per row by an index column: `values[index]`, missing outside.
+fn select_by(index: &Expr, values: &[Expr]) -> Expr {
+    values
+        .iter()
+        .enumerate()
+        .rev()
+        .fold(Expr::constant(f64::NAN), |rest, (k, v)| {
+            Expr::if_else(
+                Expr::compare(CompareOp::Eq, index.clone(), Expr::constant(k as f64)),
+                v.clone(),
+                rest,
+            )
+        })
+}
+
+/// TopK along a row (AdaBoostRegressor's weighted median sorts its estimators'
+/// predictions so): each column's place in the order is the number of columns before
+/// it (larger, or smaller with `largest` 0; an equal one before it in the row counts as
+/// before it, ONNX's tie rule), then the j-th output is the column whose place is j.
+/// Values and indices, `k` of each.
+fn top_k(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, elem) = row_columns(ctx, node, 0)?;
+    let attrs = Attrs::new(node, ctx);
+    let largest = attrs.int_or("largest", 1)? != 0;
+    if attrs.int_or("sorted", 1)? == 0 {
+        return Err(ctx.unsupported(node, "TopK with sorted=0 (an unspecified order)"));
+    }
+    let n = cols.len();
+    let k = ints_input_or(ctx, node, &attrs, (1, "k"))?
+        .and_then(|v| v.first().copied())
+        .unwrap_or(0);
+    if k < 1 || k as usize > n {
+        return Err(ctx.node_error(node, format!("k = {k} for a row of {n} values")));
+    }
+    let name = node.output.first().cloned().unwrap_or_default();
+    let places: Vec<Expr> = (0..n)
+        .map(|i| {
+            let count = (0..n)
+                .filter(|l| *l != i)
+                .map(|l| {
+                    let op = match (largest, l < i) {
+                        (true, true) => CompareOp::Ge,
+                        (true, false) => CompareOp::Gt,
+                        (false, true) => CompareOp::Le,
+                        (false, false) => CompareOp::Lt,
+                    };
+                    Expr::if_else(
+                        Expr::compare(op, cols[l].clone(), cols[i].clone()),
+                        Expr::constant(1.0),
+                        Expr::constant(0.0),
+                    )
+                })
+                .reduce(|a, b| Expr::binary(BinaryFn::Add, a, b, Precision::F64))
+                .unwrap_or(Expr::constant(0.0));
+            Expr::column(ctx.column_of(count, &format!("{name}~place{i}")))
+        })
+        .collect();
+    let pick = |j: usize, of: &dyn Fn(usize) -> Expr| {
+        (0..n).rev().fold(Expr::constant(f64::NAN), |rest, i| {
+            Expr::if_else(
+                Expr::compare(CompareOp::Eq, places[i].clone(), Expr::constant(j as f64)),
+                of(i),
+                rest,
+            )
+        })
+    };
+    let values = (0..k as usize)
+        .map(|j| pick(j, &|i| cols[i].clone()))
+        .collect();
+    let indices: Vec<Expr> = (0..k as usize)
+        .map(|j| pick(j, &|i| Expr::constant(i as f64)))
+        .collect();
+    output_num(ctx, node, values, elem);
+    let index_name = node.output.get(1).cloned().unwrap_or_default();
+    let indices = ctx.columns(indices, &index_name);
+    ctx.set_output(
+        node,
+        1,
+        Value::Num {
+            cols: indices,
+            elem: Elem::Int,
+        },
+    );
+    Ok(())
+}
+
+/// Running sums along a row, left to right in the value's precision.
+fn cum_sum(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (cols, elem) = row_columns(ctx, node, 0)?;
+    let attrs = Attrs::new(node, ctx);
+    if attrs.int_or("exclusive", 0)? != 0 || attrs.int_or("reverse", 0)? != 0 {
+        return Err(ctx.unsupported(node, "CumSum with exclusive or reverse"));
+    }
+    let name = node.output.first().cloned().unwrap_or_default();
+    let mut sums: Vec<Expr> = Vec::with_capacity(cols.len());
+    for (j, c) in cols.into_iter().enumerate() {
+        let sum = match sums.last() {
+            None => c,
+            Some(previous) => Expr::binary(BinaryFn::Add, previous.clone(), c, elem.precision()),
+        };
+        sums.push(Expr::column(ctx.column_of(sum, &format!("{name}[{j}]"))));
+    }
+    output_num(ctx, node, sums, elem);
+    Ok(())
+}
+
+/// GatherElements along a row with one index per row: the indexed column.
+fn gather_elements(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
+    let (data, elem) = row_columns(ctx, node, 0)?;
+    let (index, _) = num(ctx, node, 1)?;
+    let [index] = index.as_slice() else {
+        return Err(ctx.unsupported(node, "GatherElements with more than one index per row"));
+    };
+    let picked = select_by(index, &data);
+    output_num(ctx, node, vec![picked], elem);
+    Ok(())
 }
 
 /// ArgMin over the columns of a row, as a feature (skl2onnx's isotonic calibration:

@@ -232,6 +232,14 @@ pub(crate) fn svm_classifier(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Impo
     let (prob_a, prob_b) = (attrs.floats("prob_a"), attrs.floats("prob_b"));
     let platt = if prob_a.is_empty() {
         None
+    } else if n > MAX_COUPLED_CLASSES {
+        return Err(ctx.unsupported(
+            node,
+            &format!(
+                "SVM probabilities of {n} classes (ferry unrolls libsvm's pairwise coupling \
+                 up to {MAX_COUPLED_CLASSES} classes; export with probability=False)"
+            ),
+        ));
     } else if prob_a.len() != n * (n - 1) / 2 || prob_b.len() != prob_a.len() {
         return Err(attrs.error(
             "prob_b",
@@ -483,6 +491,10 @@ fn libsvm_probabilities(
 
 /// Passes of libsvm's coupling descent that [`libsvm_probabilities`] unrolls.
 const PASSES: usize = 6;
+
+/// Most classes whose probabilities are coupled: each pass of the descent is about
+/// 2k² derived columns.
+const MAX_COUPLED_CLASSES: usize = 32;
 
 /// A column holding the index of the class with the most votes, the first in class
 /// order on a tie: a running maximum over the classes, one column per step.
