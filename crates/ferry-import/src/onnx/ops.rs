@@ -1132,6 +1132,8 @@ fn row_columns(
             Value::Const(t) => t.numbers().and_then(|v| v.first().copied()).unwrap_or(-1.0) as i64,
             _ => return Err(ctx.unsupported(node, "an axis computed at run time")),
         },
+        // GatherElements' default axis is 0, the batch: refused below.
+        Some("GatherElements") => attrs.int_or("axis", 0)?,
         _ => attrs.int_or("axis", -1)?,
     };
     if axis != 1 && axis != -1 {
