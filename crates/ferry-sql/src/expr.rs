@@ -96,6 +96,15 @@ pub(crate) fn bin(a: Expr, op: Op, b: Expr) -> Expr {
     Expr::Bin(Box::new(a), op, Box::new(b))
 }
 
+/// `a AND b AND …`: TRUE for none, the condition itself for one.
+pub(crate) fn all_of(mut all: Vec<Expr>) -> Expr {
+    match all.len() {
+        0 => bin(Expr::Int(1), Op::Le, Expr::Int(1)),
+        1 => all.pop().expect("one"),
+        _ => Expr::And(all),
+    }
+}
+
 pub(crate) fn internal(name: impl Into<String>) -> Expr {
     Expr::Internal(name.into())
 }
@@ -242,12 +251,7 @@ impl Expr {
                 otherwise.paths(levels - 1, max, path, out);
             }
             e => {
-                let cond = match path.as_slice() {
-                    [] => bin(Expr::Int(1), Op::Le, Expr::Int(1)),
-                    [one] => one.clone(),
-                    all => Expr::And(all.to_vec()),
-                };
-                out.push((cond, e.within_case_nesting(max)));
+                out.push((all_of(path.clone()), e.within_case_nesting(max)));
             }
         }
     }

@@ -15,7 +15,7 @@ use ferry_ir::{
 
 use crate::boundary::float32_boundary;
 use crate::dialect::Math;
-use crate::expr::{bin, Expr, Op};
+use crate::expr::{all_of, bin, Expr, Op};
 
 /// Where a split sends a row, as rules for a non-NULL value tried in order.
 struct Route {
@@ -39,9 +39,14 @@ pub(crate) struct TreeLowering<'a> {
 
 impl TreeLowering<'_> {
     /// The leaf value of `tree` for a row, in the score precision (with any DART weight).
+    /// A tree deeper than the dialect nests CASE is written in hops
+    /// ([`Expr::within_case_nesting`]): SQLite's parser nests CASE about 20 deep, and a
+    /// scikit-learn forest with default settings reaches depth 34. (Written one WHEN per
+    /// leaf below depth 12, its 100 trees took 591 s for 2,000 rows in SQLite; in hops,
+    /// see docs/sql.md.)
     pub(crate) fn tree(&self, tree: &Tree) -> Expr {
-        let shape = Shape::of(tree);
-        self.nested(tree, &shape, 0, self.max_case_nesting.max(1))
+        self.nested(tree, 0)
+            .within_case_nesting(self.max_case_nesting.max(1))
     }
 
     fn leaf(&self, tree: &Tree, value: f64) -> Expr {
@@ -70,21 +75,15 @@ impl TreeLowering<'_> {
         }
     }
 
-    /// The subtree at `at` as CASEs nested at most `budget` deep: one comparison per
-    /// level where the budget covers the subtree's height, else hops of several levels.
-    fn nested(&self, tree: &Tree, shape: &Shape, at: u32, budget: usize) -> Expr {
+    /// The subtree at `at` as nested CASEs, one comparison per level.
+    fn nested(&self, tree: &Tree, at: u32) -> Expr {
         let split = match &tree.nodes[at as usize] {
             Node::Leaf { value } => return self.leaf(tree, *value),
             Node::Split(split) => split,
         };
-        let height = shape.height[at as usize];
-        if height > budget {
-            // The fewest levels per hop that let `budget` hops reach the deepest leaf.
-            return self.hop(tree, shape, at, height.div_ceil(budget), budget);
-        }
         let child = |d: Direction| match d {
-            Direction::Left => self.nested(tree, shape, split.left, budget - 1),
-            Direction::Right => self.nested(tree, shape, split.right, budget - 1),
+            Direction::Left => self.nested(tree, split.left),
+            Direction::Right => self.nested(tree, split.right),
         };
         let route = self.route(split);
         let x = &self.features[split.feature];
@@ -117,59 +116,6 @@ impl TreeLowering<'_> {
                 Direction::Left,
                 Direction::Right,
             ),
-        }
-    }
-
-    /// `CASE WHEN <path 1> THEN … WHEN <path 2> THEN … END` over the paths `levels`
-    /// down from `at`: a leaf reached on the way is its value, a node `levels` down the
-    /// rest of its subtree within `budget - 1`. One CASE level covers `levels` tree
-    /// levels, at the cost of testing up to 2^levels paths (each stops at its first
-    /// false condition) where a nested CASE tests one condition per level. With one
-    /// level of budget left it is one WHEN per leaf.
-    ///
-    /// SQLite's parser nests CASE about 20 deep; a scikit-learn forest with default
-    /// settings reaches depth 34. Written one WHEN per leaf below depth 12, its 100
-    /// trees took 591 s for 2,000 rows in SQLite; in hops of 3 levels, see docs/sql.md.
-    fn hop(&self, tree: &Tree, shape: &Shape, at: u32, levels: usize, budget: usize) -> Expr {
-        let mut whens = Vec::new();
-        let mut path = Vec::new();
-        self.paths(tree, shape, (at, levels, budget), &mut path, &mut whens);
-        let (_, last) = whens.pop().expect("a tree has a leaf");
-        Expr::Case(whens, Box::new(last))
-    }
-
-    fn paths(
-        &self,
-        tree: &Tree,
-        shape: &Shape,
-        (at, levels, budget): (u32, usize, usize),
-        path: &mut Vec<Expr>,
-        out: &mut Vec<(Expr, Expr)>,
-    ) {
-        let cond = |path: &Vec<Expr>| {
-            if path.is_empty() {
-                bin(Expr::Int(1), Op::Le, Expr::Int(1))
-            } else {
-                Expr::And(path.clone())
-            }
-        };
-        match &tree.nodes[at as usize] {
-            Node::Leaf { value } => out.push((cond(path), self.leaf(tree, *value))),
-            Node::Split(_) if levels == 0 => {
-                out.push((cond(path), self.nested(tree, shape, at, budget - 1)));
-            }
-            Node::Split(split) => {
-                let route = self.route(split);
-                let x = &self.features[split.feature];
-                for (d, child) in [
-                    (Direction::Left, split.left),
-                    (Direction::Right, split.right),
-                ] {
-                    path.push(goes(&route, x, d));
-                    self.paths(tree, shape, (child, levels - 1, budget), path, out);
-                    path.pop();
-                }
-            }
         }
     }
 
@@ -236,37 +182,20 @@ impl TreeLowering<'_> {
     }
 }
 
-/// Where each node of a tree stands.
-struct Shape {
-    /// Splits on the longest path from the node down to a leaf.
-    height: Vec<usize>,
-    /// Splits above the node (the root's is 0).
-    depth: Vec<usize>,
-}
-
-impl Shape {
-    fn of(tree: &Tree) -> Shape {
-        let n = tree.nodes.len();
-        let (mut height, mut depth) = (vec![0; n], vec![0; n]);
-        // Children come after their parent in a depth-first order; fill it in reverse.
-        let mut order = vec![0u32];
-        let mut visit = Vec::with_capacity(n);
-        while let Some(at) = order.pop() {
-            visit.push(at);
-            if let Node::Split(s) = &tree.nodes[at as usize] {
-                let below = depth[at as usize] + 1;
-                depth[s.left as usize] = below;
-                depth[s.right as usize] = below;
-                order.extend([s.left, s.right]);
-            }
+/// Splits above each node (the root's is 0). Children come after their parent in a
+/// depth-first walk from the root.
+fn depths(tree: &Tree) -> Vec<usize> {
+    let mut depth = vec![0; tree.nodes.len()];
+    let mut order = vec![0u32];
+    while let Some(at) = order.pop() {
+        if let Node::Split(s) = &tree.nodes[at as usize] {
+            let below = depth[at as usize] + 1;
+            depth[s.left as usize] = below;
+            depth[s.right as usize] = below;
+            order.extend([s.left, s.right]);
         }
-        for &at in visit.iter().rev() {
-            if let Node::Split(s) = &tree.nodes[at as usize] {
-                height[at as usize] = 1 + height[s.left as usize].max(height[s.right as usize]);
-            }
-        }
-        Shape { height, depth }
     }
+    depth
 }
 
 /// The `limit` distinct thresholds of the ensemble's numeric splits that the shallowest
@@ -276,8 +205,7 @@ pub(crate) fn hoisted(ensemble: &TreeEnsemble, limit: Option<usize>) -> Option<H
     let limit = limit?;
     let mut by_depth: Vec<(usize, u64)> = Vec::new();
     for tree in &ensemble.trees {
-        let shape = Shape::of(tree);
-        for (node, &depth) in tree.nodes.iter().zip(&shape.depth) {
+        for (node, depth) in tree.nodes.iter().zip(depths(tree)) {
             if let Node::Split(Split {
                 test: Test::Numeric { threshold, .. },
                 ..
@@ -287,19 +215,17 @@ pub(crate) fn hoisted(ensemble: &TreeEnsemble, limit: Option<usize>) -> Option<H
             }
         }
     }
-    let all: HashSet<u64> = by_depth.iter().map(|&(_, t)| t).collect();
-    if all.len() <= limit {
-        return None;
-    }
     by_depth.sort_by_key(|&(depth, _)| depth);
     let mut hoisted = HashSet::with_capacity(limit);
     for (_, t) in by_depth {
-        if hoisted.len() == limit {
-            break;
+        if !hoisted.contains(&t) {
+            if hoisted.len() == limit {
+                return Some(hoisted);
+            }
+            hoisted.insert(t);
         }
-        hoisted.insert(t);
     }
-    Some(hoisted)
+    None
 }
 
 fn side(left: bool) -> Direction {
@@ -451,7 +377,7 @@ fn goes(route: &Route, x: &Expr, d: Direction) -> Expr {
         if *to == d {
             let mut all: Vec<Expr> = earlier.iter().map(not).collect();
             all.push(rule.clone());
-            any.push(and(all));
+            any.push(all_of(all));
         }
         earlier.push(rule.clone());
     }
@@ -460,7 +386,7 @@ fn goes(route: &Route, x: &Expr, d: Direction) -> Expr {
             // Every non-NULL value.
             any.push(Expr::Not(Box::new(Expr::IsNull(Box::new(x.clone())))));
         } else {
-            any.push(and(earlier.iter().map(not).collect()));
+            any.push(all_of(earlier.iter().map(not).collect()));
         }
     }
     match any.len() {
@@ -472,14 +398,6 @@ fn goes(route: &Route, x: &Expr, d: Direction) -> Expr {
 
 fn not(e: &Expr) -> Expr {
     negate(e).unwrap_or_else(|| Expr::Not(Box::new(e.clone())))
-}
-
-fn and(mut all: Vec<Expr>) -> Expr {
-    if all.len() == 1 {
-        all.pop().expect("one")
-    } else {
-        Expr::And(all)
-    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,11 @@
 //! [`BinaryFn::apply`]) in float32 where an operand is float32, so a folded table holds
 //! what evaluating the same ops per row would give.
 
-use ferry_ir::{BinaryFn, Precision, UnaryFn};
+use ferry_ir::{BinaryFn, UnaryFn};
 
 use super::proto::NodeProto;
 use super::tensor::{Attrs, Data, Tensor};
-use super::{Ctx, Value};
+use super::{Ctx, Elem, Value};
 use crate::ImportError;
 
 /// Largest tensor a fold may produce (elements, 32 MB).
@@ -54,7 +54,7 @@ pub(crate) fn try_fold(ctx: &mut Ctx, node: &NodeProto, op: &str) -> Result<bool
     }
     let out = if let Some(f) = unary {
         let t = &operands[0];
-        let p = precision(t.float32);
+        let p = Elem::float(t.float32).precision();
         let values = numbers(t).iter().map(|x| f.apply(*x, p)).collect();
         tensor(t.dims.clone(), values, t.float32)
     } else if let Some(f) = binary {
@@ -68,7 +68,7 @@ pub(crate) fn try_fold(ctx: &mut Ctx, node: &NodeProto, op: &str) -> Result<bool
         }
         let (ia, ib) = (source_index(&a.dims, &dims), source_index(&b.dims, &dims));
         let (va, vb) = (numbers(a), numbers(b));
-        let p = precision(float32);
+        let p = Elem::float(float32).precision();
         let values = (0..len).map(|k| f.apply(va[ia(k)], vb[ib(k)], p)).collect();
         tensor(dims, values, float32)
     } else {
@@ -128,14 +128,6 @@ fn concat(ctx: &mut Ctx, node: &NodeProto) -> Result<bool, ImportError> {
     let float32 = parts.iter().any(|t| t.float32);
     ctx.set_output(node, 0, Value::Const(tensor(dims, values, float32)));
     Ok(true)
-}
-
-fn precision(float32: bool) -> Precision {
-    if float32 {
-        Precision::F32
-    } else {
-        Precision::F64
-    }
 }
 
 fn numbers(t: &Tensor) -> &[f64] {
@@ -213,7 +205,7 @@ fn reduce_const(t: &Tensor, axes: &[i64], keepdims: bool, mean: bool) -> Result<
     // A constant has no batch axis: its axis k is axis k + 1 of a value with row dims
     // `t.dims`.
     let (groups, dims) = super::shape::reduce_groups(&t.dims, &shifted, keepdims)?;
-    let p = precision(t.float32);
+    let p = Elem::float(t.float32).precision();
     let v = numbers(t);
     let values = groups
         .iter()

@@ -71,6 +71,15 @@ pub(crate) enum Elem {
 }
 
 impl Elem {
+    /// The element type of numbers stored as float32 or float64 (a constant tensor).
+    pub fn float(float32: bool) -> Elem {
+        if float32 {
+            Elem::F32
+        } else {
+            Elem::F64
+        }
+    }
+
     /// Precision of arithmetic on this element type.
     pub fn precision(self) -> Precision {
         match self {

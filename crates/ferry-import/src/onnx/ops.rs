@@ -229,7 +229,7 @@ fn num(ctx: &mut Ctx, node: &NodeProto, i: usize) -> Result<(Vec<Expr>, Elem), I
         Value::Const(t) => match &t.data {
             Data::Num(v) => Ok((
                 v.iter().map(|x| Expr::constant(*x)).collect(),
-                if t.float32 { Elem::F32 } else { Elem::F64 },
+                Elem::float(t.float32),
             )),
             Data::Str(_) => {
                 Err(ctx.unsupported(node, "a string constant where numbers are expected"))
@@ -702,7 +702,7 @@ fn array_feature_extractor(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Import
                     default: f64::NAN,
                 })
                 .collect();
-            let elem = if table.float32 { Elem::F32 } else { Elem::F64 };
+            let elem = Elem::float(table.float32);
             output_num(ctx, node, lookups, elem);
             return Ok(());
         }
@@ -1848,7 +1848,7 @@ fn constant_of_shape(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError>
                 .numbers()
                 .and_then(|v| v.first().copied())
                 .ok_or_else(|| attrs.error("value", "expected one number"))?;
-            (v, if t.float32 { Elem::F32 } else { Elem::F64 })
+            (v, Elem::float(t.float32))
         }
     };
     ctx.set_output(
