@@ -14,11 +14,13 @@
 // index is in range.
 #![allow(unsafe_code)]
 
-use ferry_ir::{Aggregation, Cmp, Direction, Missing, Node, Test, TreeEnsemble};
+use ferry_ir::{Aggregation, Cmp, Direction, LinearLeaf, Missing, Node, Test, TreeEnsemble};
 
 use crate::float::Float;
 
 const LEAF: u32 = 1 << 31;
+/// In a leaf reference: the index is into `Compiled::linear`, not `Compiled::leaves`.
+const LINEAR_LEAF: u32 = 1 << 30;
 const NAN_LEFT: u32 = 1 << 31;
 const SPECIAL: u32 = 1 << 30;
 const INDEX_MASK: u32 = SPECIAL - 1;
@@ -114,10 +116,40 @@ impl Special {
     }
 }
 
+/// A linear leaf with its tree's weight.
+struct Linear {
+    leaf: LinearLeaf,
+    weight: f64,
+}
+
+impl Linear {
+    /// The IR's arithmetic: float64 products summed left to right, the missing
+    /// fallback, then the tree weight in the score precision.
+    fn value<T: Float, S: Float>(&self, row: &[T]) -> S {
+        let leaf = &self.leaf;
+        let mut sum = leaf.constant;
+        for (f, c) in leaf.features.iter().zip(&leaf.coefficients) {
+            let x = row[*f].to_f64();
+            if x.is_nan() {
+                sum = leaf.value;
+                break;
+            }
+            sum += c * x;
+        }
+        if self.weight == 1.0 {
+            S::from_f64(sum)
+        } else {
+            S::from_f64(self.weight) * S::from_f64(sum)
+        }
+    }
+}
+
 /// A compiled ensemble: features in precision `T`, scores in precision `S`.
 pub(crate) struct Compiled<T: Float, S: Float> {
     nodes: Vec<FlatNode<T>>,
     leaves: Vec<S>,
+    /// Linear leaves (LightGBM linear trees), computed from the row at the leaf.
+    linear: Vec<Linear>,
     trees: Vec<FlatTree>,
     perfect_nodes: Vec<Decision<T>>,
     perfect_refs: Vec<u32>,
@@ -169,6 +201,7 @@ impl<T: Float, S: Float> Compiled<T, S> {
     pub(crate) fn new(ensemble: &TreeEnsemble) -> Compiled<T, S> {
         let mut nodes = Vec::new();
         let mut leaves = Vec::new();
+        let mut linear = Vec::new();
         let mut specials = Vec::new();
         let mut trees = Vec::with_capacity(ensemble.trees.len());
         let mut counts = vec![0usize; ensemble.n_outputs];
@@ -198,6 +231,13 @@ impl<T: Float, S: Float> Compiled<T, S> {
                         };
                         leaves.push(v);
                         LEAF | (leaves.len() as u32 - 1)
+                    }
+                    Node::LinearLeaf(leaf) => {
+                        linear.push(Linear {
+                            leaf: leaf.clone(),
+                            weight: tree.weight,
+                        });
+                        LEAF | LINEAR_LEAF | (linear.len() as u32 - 1)
                     }
                     Node::Split(_) => {
                         nodes.push(FlatNode {
@@ -258,6 +298,7 @@ impl<T: Float, S: Float> Compiled<T, S> {
         let mut compiled = Compiled {
             nodes,
             leaves,
+            linear,
             trees,
             perfect_nodes: Vec::new(),
             perfect_refs: Vec::new(),
@@ -265,10 +306,8 @@ impl<T: Float, S: Float> Compiled<T, S> {
                 .trees
                 .iter()
                 .flat_map(|t| &t.nodes)
-                .filter_map(|node| match node {
-                    Node::Split(s) => Some(s.feature + 1),
-                    Node::Leaf { .. } => None,
-                })
+                .flat_map(Node::features)
+                .map(|f| f + 1)
                 .max()
                 .unwrap_or(0),
             specials,
@@ -366,7 +405,19 @@ impl<T: Float, S: Float> Compiled<T, S> {
             let left = unsafe { self.goes_left::<SPECIALS, true>(node.decision, row) };
             at = if left { node.left } else { node.right };
         }
-        self.leaves[(at & !LEAF) as usize]
+        self.leaf(at, row)
+    }
+
+    /// The value of leaf reference `at` for `row` (a whole row).
+    #[inline(always)]
+    fn leaf(&self, at: u32, row: &[T]) -> S {
+        let index = at & !(LEAF | LINEAR_LEAF);
+        // Constant leaves are the common case: one predictable test for linear ones.
+        if at & LINEAR_LEAF != 0 {
+            self.linear[index as usize].value(row)
+        } else {
+            self.leaves[index as usize]
+        }
     }
 
     /// The one decision procedure of compiled splits. `SPECIALS` is false when the
@@ -589,9 +640,17 @@ mod layout_tests {
             };
             let id = nodes.len() as u32;
             if depth >= limit || draw() % 4 == 0 {
-                nodes.push(Node::Leaf {
-                    value: f64::from(draw() % 1000) / 8.0 - 60.0,
-                });
+                let value = f64::from(draw() % 1000) / 8.0 - 60.0;
+                if draw() % 3 == 0 {
+                    nodes.push(Node::LinearLeaf(LinearLeaf {
+                        value,
+                        constant: value / 3.0,
+                        features: vec![draw() as usize % FEATURES, draw() as usize % FEATURES],
+                        coefficients: vec![0.5, -1.25],
+                    }));
+                } else {
+                    nodes.push(Node::Leaf { value });
+                }
                 return id;
             }
             let feature = draw() as usize % FEATURES;
@@ -641,6 +700,16 @@ mod layout_tests {
         loop {
             match &nodes[at] {
                 Node::Leaf { value } => return *value,
+                Node::LinearLeaf(leaf) => {
+                    let mut sum = leaf.constant;
+                    for (f, c) in leaf.features.iter().zip(&leaf.coefficients) {
+                        if row[*f].is_nan() {
+                            return leaf.value;
+                        }
+                        sum += c * row[*f];
+                    }
+                    return sum;
+                }
                 Node::Split(s) => {
                     let mut x = row[s.feature];
                     let mut decided = None;

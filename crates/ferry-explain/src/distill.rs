@@ -736,6 +736,7 @@ mod tests {
                 loop {
                     match &t.nodes[at] {
                         Node::Leaf { value } => break *value,
+                        Node::LinearLeaf(_) => unreachable!("surrogates have constant leaves"),
                         Node::Split(s) => {
                             let x = row[s.feature];
                             let left = if x.is_nan() {

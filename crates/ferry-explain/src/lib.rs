@@ -402,6 +402,7 @@ pub fn explain(model: &Model) -> Explanation {
             let mut gains = vec![0.0f64; model.n_features()];
             let mut covers = vec![0.0f64; model.n_features()];
             let mut leaves = 0;
+            let mut linear = 0;
             for tree in &ensemble.trees {
                 for (i, node) in tree.nodes.iter().enumerate() {
                     match node {
@@ -416,6 +417,10 @@ pub fn explain(model: &Model) -> Explanation {
                             }
                         }
                         ferry_ir::Node::Leaf { .. } => leaves += 1,
+                        ferry_ir::Node::LinearLeaf(_) => {
+                            leaves += 1;
+                            linear += 1;
+                        }
                     }
                 }
             }
@@ -445,10 +450,17 @@ pub fn explain(model: &Model) -> Explanation {
             Body::Ensemble {
                 trees: ensemble.trees.len(),
                 outputs: ensemble.n_outputs,
-                aggregation: match ensemble.aggregation {
-                    ferry_ir::Aggregation::Sum => "sum of the trees' leaves (boosting)".into(),
-                    ferry_ir::Aggregation::Average => {
-                        "average of the trees' leaves (forest)".into()
+                aggregation: {
+                    let how = match ensemble.aggregation {
+                        ferry_ir::Aggregation::Sum => "sum of the trees' leaves (boosting)",
+                        ferry_ir::Aggregation::Average => "average of the trees' leaves (forest)",
+                    };
+                    if linear > 0 {
+                        format!(
+                            "{how}; {linear} leaves are linear in the features (LightGBM linear trees)"
+                        )
+                    } else {
+                        how.into()
                     }
                 },
                 max_depth: ensemble

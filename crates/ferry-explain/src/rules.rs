@@ -55,9 +55,17 @@ pub struct Rule {
 }
 
 /// The trees that make up one tree of a model: the single tree, or one tree per output
-/// with the same splits (how a multi-class decision tree is stored).
+/// with the same splits (how a multi-class decision tree is stored). Rules state a
+/// constant prediction per leaf, so a tree with linear leaves has none.
 pub(crate) fn single_tree(ensemble: &TreeEnsemble) -> Option<Vec<&Tree>> {
     let trees: Vec<&Tree> = ensemble.trees.iter().collect();
+    if trees
+        .iter()
+        .flat_map(|t| &t.nodes)
+        .any(|n| matches!(n, Node::LinearLeaf(_)))
+    {
+        return None;
+    }
     if trees.len() == 1 {
         return Some(trees);
     }
@@ -106,7 +114,9 @@ fn walk(
         return;
     };
     match node {
-        Node::Leaf { .. } => out.push(leaf_rule(model, ensemble, trees, at, path)),
+        Node::Leaf { .. } | Node::LinearLeaf(_) => {
+            out.push(leaf_rule(model, ensemble, trees, at, path));
+        }
         Node::Split(split) if budget > 0 => {
             for (child, direction) in [
                 (split.left, Direction::Left),

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ferry_ir::{
-    Aggregation, Cmp, DType, Direction, Estimator, Input, Link, Missing, Model, Node, NodeStats,
-    Precision, Source, Split, Task, Test, Transform, Tree, TreeEnsemble, IR_VERSION,
+    Aggregation, Cmp, DType, Direction, Estimator, Input, LinearLeaf, Link, Missing, Model, Node,
+    NodeStats, Precision, Source, Split, Task, Test, Transform, Tree, TreeEnsemble, IR_VERSION,
 };
 
 use crate::{trim_start, Format, ImportError, ImportOptions};
@@ -510,26 +510,14 @@ fn read_tree(section: &Section, n_features: usize) -> Result<Tree, ImportError> 
     if num_leaves == 0 {
         return Err(field_error(section, "num_leaves", "must be at least 1"));
     }
-    if section
-        .values
-        .get("is_linear")
-        .is_some_and(|v| v.trim() == "1")
-    {
-        return Err(ImportError::Unsupported {
-            format: FORMAT,
-            what: format!("linear trees (`is_linear=1` in {})", section.name),
-            hint: String::new(),
-        });
-    }
     let leaf_value: Vec<f64> = list(section, "leaf_value", num_leaves)?;
+    let leaves = leaves(section, leaf_value, n_features)?;
     if num_leaves == 1 {
         return Ok(Tree {
             stats: None,
             output: 0,
             weight: 1.0,
-            nodes: vec![Node::Leaf {
-                value: leaf_value[0],
-            }],
+            nodes: leaves,
         });
     }
     let n_splits = num_leaves - 1;
@@ -640,13 +628,70 @@ fn read_tree(section: &Section, n_features: usize) -> Result<Tree, ImportError> 
             right: child(right_child[i], i, "right_child")?,
         }));
     }
-    nodes.extend(leaf_value.into_iter().map(|value| Node::Leaf { value }));
+    nodes.extend(leaves);
     Ok(Tree {
         output: 0,
         weight: 1.0,
         nodes,
         stats: stats(section, n_splits, num_leaves),
     })
+}
+
+/// The leaves of a tree: constants, or for a linear tree (`is_linear=1`) linear models
+/// read from `leaf_const`, `num_features`, `leaf_features` and `leaf_coeff` (the
+/// features and coefficients of all leaves, one after the other).
+fn leaves(
+    section: &Section,
+    leaf_value: Vec<f64>,
+    n_features: usize,
+) -> Result<Vec<Node>, ImportError> {
+    let linear = section
+        .values
+        .get("is_linear")
+        .is_some_and(|v| v.trim() == "1");
+    if !linear {
+        return Ok(leaf_value
+            .into_iter()
+            .map(|value| Node::Leaf { value })
+            .collect());
+    }
+    let num_leaves = leaf_value.len();
+    let constants: Vec<f64> = list(section, "leaf_const", num_leaves)?;
+    let counts: Vec<usize> = list(section, "num_features", num_leaves)?;
+    let total = counts
+        .iter()
+        .try_fold(0usize, |sum, c| sum.checked_add(*c))
+        .ok_or_else(|| field_error(section, "num_features", "the counts overflow"))?;
+    let features: Vec<usize> = list(section, "leaf_features", total)?;
+    let coefficients: Vec<f64> = list(section, "leaf_coeff", total)?;
+    if let Some(f) = features.iter().find(|f| **f >= n_features) {
+        return Err(field_error(
+            section,
+            "leaf_features",
+            format!("feature {f} is out of range ({n_features} features)"),
+        ));
+    }
+    let mut start = 0;
+    Ok(leaf_value
+        .into_iter()
+        .zip(constants)
+        .zip(counts)
+        .map(|((value, constant), count)| {
+            let range = start..start + count;
+            start += count;
+            // Without features LightGBM's linear leaf is its constant, whatever
+            // `leaf_value` says.
+            if count == 0 {
+                return Node::Leaf { value: constant };
+            }
+            Node::LinearLeaf(LinearLeaf {
+                value,
+                constant,
+                features: features[range.clone()].to_vec(),
+                coefficients: coefficients[range].to_vec(),
+            })
+        })
+        .collect())
 }
 
 /// `split_gain` and the row counts (`internal_count`, `leaf_count`), for `ferry

@@ -37,7 +37,8 @@ pub use model::{
     Precision, Source, Task, Transform, Unseen, IR_VERSION, VALIDITY_COLUMN,
 };
 pub use tree::{
-    Aggregation, Cmp, Direction, Missing, Node, NodeStats, Split, Test, Tree, TreeEnsemble,
+    Aggregation, Cmp, Direction, LinearLeaf, Missing, Node, NodeStats, Split, Test, Tree,
+    TreeEnsemble,
 };
 
 /// The zero threshold LightGBM uses to decide that a value "is zero" (`kZeroThreshold`).

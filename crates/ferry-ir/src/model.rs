@@ -184,10 +184,21 @@ impl Estimator {
             Estimator::Trees(t) => {
                 let nodes: usize = t.trees.iter().map(|tree| tree.nodes.len()).sum();
                 let depth = t.trees.iter().map(Tree::depth).max().unwrap_or(0);
+                let linear = t
+                    .trees
+                    .iter()
+                    .flat_map(|tree| &tree.nodes)
+                    .filter(|n| matches!(n, crate::Node::LinearLeaf(_)))
+                    .count();
                 format!(
-                    "tree ensemble: {} trees, {} nodes, max depth {}, {} output(s)",
+                    "tree ensemble: {} trees, {} nodes{}, max depth {}, {} output(s)",
                     t.trees.len(),
                     nodes,
+                    if linear > 0 {
+                        format!(" ({linear} linear leaves)")
+                    } else {
+                        String::new()
+                    },
                     depth,
                     t.n_outputs
                 )

@@ -118,6 +118,42 @@ pub enum Node {
         #[cfg_attr(feature = "serde", serde(with = "crate::float_serde::scalar"))]
         value: f64,
     },
+    /// A leaf whose value is a linear function of features (LightGBM linear trees).
+    LinearLeaf(LinearLeaf),
+}
+
+/// The value of a linear leaf: `constant + coefficients[0] * x[features[0]] + …`, each
+/// product and the sum left to right in float64, where `x` is the feature value as the
+/// splits see it (rounded to the feature precision, tiny values read as 0). When any of
+/// `features` is missing the leaf's value is `value` instead (LightGBM's
+/// `Tree::Predict`).
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct LinearLeaf {
+    #[cfg_attr(feature = "serde", serde(with = "crate::float_serde::scalar"))]
+    pub value: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::float_serde::scalar"))]
+    pub constant: f64,
+    /// Indices of the features, like [`Split::feature`].
+    pub features: Vec<usize>,
+    #[cfg_attr(feature = "serde", serde(with = "crate::float_serde::vec"))]
+    pub coefficients: Vec<f64>,
+}
+
+impl Node {
+    /// Whether the node ends a path (a constant or a linear leaf).
+    pub fn is_leaf(&self) -> bool {
+        !matches!(self, Node::Split(_))
+    }
+
+    /// The features the node reads: a split's feature, a linear leaf's features.
+    pub fn features(&self) -> &[usize] {
+        match self {
+            Node::Split(s) => std::slice::from_ref(&s.feature),
+            Node::Leaf { .. } => &[],
+            Node::LinearLeaf(l) => &l.features,
+        }
+    }
 }
 
 /// An internal node: sends a row to `left` or `right`.

@@ -282,6 +282,35 @@ fn validate_trees(ensemble: &TreeEnsemble, n_inputs: usize) -> Result<(), IrErro
                         return Err(err(at, format!("leaf value {value} is not finite")));
                     }
                 }
+                Node::LinearLeaf(leaf) => {
+                    if leaf.features.len() != leaf.coefficients.len() {
+                        return Err(err(
+                            at,
+                            format!(
+                                "linear leaf has {} features and {} coefficients",
+                                leaf.features.len(),
+                                leaf.coefficients.len()
+                            ),
+                        ));
+                    }
+                    if let Some(f) = leaf.features.iter().find(|f| **f >= n_inputs) {
+                        return Err(err(
+                            at,
+                            format!("linear leaf reads feature {f} but the model has {n_inputs} features"),
+                        ));
+                    }
+                    let numbers = [leaf.value, leaf.constant];
+                    if let Some(x) = numbers
+                        .iter()
+                        .chain(&leaf.coefficients)
+                        .find(|x| !x.is_finite())
+                    {
+                        return Err(err(
+                            at,
+                            format!("linear leaf holds {x}, not a finite number"),
+                        ));
+                    }
+                }
                 Node::Split(split) => {
                     if split.feature >= n_inputs {
                         return Err(err(

@@ -2,8 +2,8 @@
 //! round-trips exactly (including non-finite thresholds).
 
 use ferry_ir::{
-    Aggregation, Cmp, DType, Direction, Estimator, Input, Missing, Model, Node, Precision, Source,
-    Split, Task, Test, Transform, Tree, TreeEnsemble, IR_VERSION,
+    Aggregation, Cmp, DType, Direction, Estimator, Input, LinearLeaf, Missing, Model, Node,
+    Precision, Source, Split, Task, Test, Transform, Tree, TreeEnsemble, IR_VERSION,
 };
 
 fn split(left: u32, right: u32, threshold: f64) -> Node {
@@ -66,6 +66,42 @@ fn a_proper_tree_is_valid_and_round_trips() {
     m.validate().unwrap();
     let back = Model::from_json(m.to_json().as_bytes()).unwrap();
     assert_eq!(back, m);
+}
+
+#[test]
+fn linear_leaves_round_trip_and_are_checked() {
+    let linear = |features: Vec<usize>, coefficients: Vec<f64>| {
+        Node::LinearLeaf(LinearLeaf {
+            value: 2.5,
+            constant: 0.1 + 0.2,
+            features,
+            coefficients,
+        })
+    };
+    let m = model(vec![
+        split(1, 2, 0.5),
+        leaf(-1.0),
+        linear(vec![0], vec![1e-300]),
+    ]);
+    m.validate().unwrap();
+    let back = Model::from_json(m.to_json().as_bytes()).unwrap();
+    assert_eq!(back, m);
+
+    let err = model(vec![linear(vec![0, 0], vec![1.0])])
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("2 features and 1 coefficients"), "{err}");
+    let err = model(vec![linear(vec![3], vec![1.0])])
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reads feature 3"), "{err}");
+    let err = model(vec![linear(vec![0], vec![f64::NAN])])
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a finite number"), "{err}");
 }
 
 #[test]

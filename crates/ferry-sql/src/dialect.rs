@@ -158,6 +158,12 @@ pub trait Dialect: Sync {
         None
     }
 
+    /// Whether EXP raises an error, rather than returning infinity, when the result is
+    /// beyond float64: its argument is then clamped at 709.78.
+    fn exp_overflow_fails(&self) -> bool {
+        self.exp_floor().is_some()
+    }
+
     /// How many distinct tree thresholds the statement may hold as constants the engine
     /// hoists out of the row loop; deeper splits compare with a constant evaluated per
     /// row. `None`: no limit.
@@ -382,6 +388,10 @@ pub struct MySql {
     name: &'static str,
 }
 impl Dialect for MySql {
+    /// MariaDB: "DOUBLE value is out of range in 'exp(…)'" (measured).
+    fn exp_overflow_fails(&self) -> bool {
+        true
+    }
     /// The default collations ignore case and trailing spaces; BINARY compares bytes.
     fn exact_text_prefix(&self) -> &'static str {
         "BINARY "
@@ -425,6 +435,10 @@ impl Dialect for MySql {
 
 pub struct SqlServer;
 impl Dialect for SqlServer {
+    /// "An invalid floating point operation occurred".
+    fn exp_overflow_fails(&self) -> bool {
+        true
+    }
     fn float64_type(&self) -> &'static str {
         "FLOAT"
     }
@@ -462,6 +476,10 @@ impl Dialect for SqlServer {
 
 pub struct BigQuery;
 impl Dialect for BigQuery {
+    /// "Generates an error if the result overflows" (BigQuery's EXP).
+    fn exp_overflow_fails(&self) -> bool {
+        true
+    }
     fn float64_type(&self) -> &'static str {
         "FLOAT64"
     }

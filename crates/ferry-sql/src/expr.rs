@@ -574,7 +574,7 @@ impl Expr {
                 // 3e-39 where float32 gives 0.
                 let ceiling = match (*float32, d.float32()) {
                     (true, Some(Float32::Cast(_))) => Some(EXP_MAX_F32),
-                    (false, _) if floor.is_some() => Some(EXP_MAX_F64),
+                    (false, _) if d.exp_overflow_fails() => Some(EXP_MAX_F64),
                     _ => None,
                 };
                 let mut bounds = Vec::new();

@@ -1002,6 +1002,12 @@ fn tiny_band_features(model: &Model) -> Vec<Option<f64>> {
                         banded[*feature] = Some(z);
                     }
                 }
+                // A linear leaf multiplies the value itself.
+                if let ferry_ir::Node::LinearLeaf(leaf) = node {
+                    for f in &leaf.features {
+                        banded[*f] = Some(z);
+                    }
+                }
             }
         }
     }

@@ -10,7 +10,8 @@
 use std::collections::HashSet;
 
 use ferry_ir::{
-    Cmp, Direction, Input, Missing, Node, Precision, Split, Test, Tree, TreeEnsemble, Unseen,
+    Cmp, Direction, Input, LinearLeaf, Missing, Node, Precision, Split, Test, Tree, TreeEnsemble,
+    Unseen,
 };
 
 use crate::boundary::float32_boundary;
@@ -75,10 +76,40 @@ impl TreeLowering<'_> {
         }
     }
 
+    /// A linear leaf: `CASE WHEN x1 IS NULL OR … THEN value ELSE c0 + c1 * x1 + … END`,
+    /// the products and their sum in float64, left to right, as LightGBM computes them.
+    fn linear_leaf(&self, tree: &Tree, leaf: &LinearLeaf) -> Expr {
+        let mut missing = Vec::with_capacity(leaf.features.len());
+        let mut sum = Expr::Float(leaf.constant);
+        for (f, c) in leaf.features.iter().zip(&leaf.coefficients) {
+            let x = self.features[*f].clone();
+            missing.push(Expr::IsNull(Box::new(x.clone())));
+            let x = crate::f32_if(self.ensemble.feature_precision, x);
+            sum = crate::add(Precision::F64, sum, bin(Expr::Float(*c), Op::Mul, x));
+        }
+        let value = Expr::Case(
+            vec![(Expr::Or(missing), Expr::Float(leaf.value))],
+            Box::new(sum),
+        );
+        if tree.weight == 1.0 {
+            return value;
+        }
+        let p = self.ensemble.score_precision;
+        crate::f32_if(
+            p,
+            bin(
+                Expr::Float(ferry_ir::round_to(p, tree.weight)),
+                Op::Mul,
+                crate::f32_if(p, value),
+            ),
+        )
+    }
+
     /// The subtree at `at` as nested CASEs, one comparison per level.
     fn nested(&self, tree: &Tree, at: u32) -> Expr {
         let split = match &tree.nodes[at as usize] {
             Node::Leaf { value } => return self.leaf(tree, *value),
+            Node::LinearLeaf(leaf) => return self.linear_leaf(tree, leaf),
             Node::Split(split) => split,
         };
         let child = |d: Direction| match d {

@@ -207,6 +207,8 @@ fn tree_expr(
                     ferry_ir::round_to(p, tree.weight) * ferry_ir::round_to(p, *value)
                 },
             ))),
+            // ONNX trees have constant leaves only.
+            Node::LinearLeaf(_) => None,
             Node::Split(split) => {
                 let column = *features.get(split.feature)?;
                 let x = match fp {

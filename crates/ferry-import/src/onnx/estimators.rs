@@ -813,7 +813,7 @@ pub(crate) fn tree_ensemble_v5(ctx: &mut Ctx, node: &NodeProto) -> Result<(), Im
         let leaves = || {
             out.iter().filter_map(|n| match n {
                 Node::Leaf { value } => Some(*value),
-                Node::Split(_) => None,
+                Node::Split(_) | Node::LinearLeaf(_) => None,
             })
         };
         for target in 0..n_targets {
