@@ -22,6 +22,7 @@ fn seeds() -> Vec<Vec<u8>> {
         fixture("xgboost/xgb_multi_softprob/model.json"),
         fixture("xgboost/xgb_binary_logistic_nan/model.ubj"),
         fixture("lightgbm/lgb_categorical/model.txt"),
+        fixture("lightgbm/lgb_linear_tree/model.txt"),
         fixture("xgboost/xgb_categorical_binary/model.json"),
         fixture("onnx/skl_pipeline_penguins/model.onnx"),
         fixture("onnx/skl_decision_tree_clf/model.onnx"),
@@ -112,6 +113,36 @@ fn non_finite_statistics_in_xgboost_json_are_ignored() {
     };
     assert!(tree0(&a).is_some() && tree0(&b).is_none());
     assert_eq!(strip(a), strip(b));
+}
+
+#[test]
+fn inconsistent_linear_leaves_name_the_field() {
+    let text = String::from_utf8(fixture("lightgbm/lgb_linear_tree/model.txt")).unwrap();
+    let error = |from: &str, to: &str| {
+        let patched = text.replacen(from, to, 1);
+        assert_ne!(patched, text, "the fixture holds {from:?}");
+        import(patched.as_bytes(), &ImportOptions::default())
+            .unwrap_err()
+            .to_string()
+    };
+    // A feature index past the model's ten features.
+    let err = error("leaf_features=2 6 8 ", "leaf_features=2 6 80 ");
+    assert!(
+        err.contains("leaf_features") && err.contains("feature 80 is out of range"),
+        "{err}"
+    );
+    // One more feature counted than listed.
+    let err = error("num_features=3 2 3 3 3 4", "num_features=3 2 3 3 3 5");
+    assert!(
+        err.contains("leaf_features") && err.contains("expected"),
+        "{err}"
+    );
+    // A coefficient that is not a number.
+    let err = error("leaf_coeff=71.446310096314022", "leaf_coeff=seventy");
+    assert!(
+        err.contains("leaf_coeff") && err.contains("seventy"),
+        "{err}"
+    );
 }
 
 /// Protobuf field with a length-delimited payload.
