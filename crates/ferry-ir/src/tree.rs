@@ -141,11 +141,6 @@ pub struct LinearLeaf {
 }
 
 impl Node {
-    /// Whether the node ends a path (a constant or a linear leaf).
-    pub fn is_leaf(&self) -> bool {
-        !matches!(self, Node::Split(_))
-    }
-
     /// The features the node reads: a split's feature, a linear leaf's features.
     pub fn features(&self) -> &[usize] {
         match self {

@@ -1194,11 +1194,8 @@ fn top_k(ctx: &mut Ctx, node: &NodeProto) -> Result<(), ImportError> {
                         (false, true) => CompareOp::Le,
                         (false, false) => CompareOp::Lt,
                     };
-                    Expr::if_else(
-                        Expr::compare(op, cols[l].clone(), cols[i].clone()),
-                        Expr::constant(1.0),
-                        Expr::constant(0.0),
-                    )
+                    // 1 when column l comes before column i, else 0.
+                    Expr::compare(op, cols[l].clone(), cols[i].clone())
                 })
                 .reduce(|a, b| Expr::binary(BinaryFn::Add, a, b, Precision::F64))
                 .unwrap_or(Expr::constant(0.0));
